@@ -1,0 +1,3 @@
+from mock_op_auth.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""create_app(config): one independent mock server as an ASGI app; no module-level state."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mock_op_auth import __version__
+from mock_op_auth.call import MAX_BODY_BYTES
+from mock_op_auth.config.loader import load_default
+from mock_op_auth.config.schema import Config
+from mock_op_auth.dialects.base import json_response
+from mock_op_auth.routers import authorize, control, discovery, introspection, resources, token, userinfo
+from mock_op_auth.server import Server
+from mock_op_auth.settings import Settings
+
+log = logging.getLogger("mock_op_auth")
+
+
+class ControlBodyLimit:
+    """Refuse control-API bodies over the limit before FastAPI reads them (protocol routes bound
+    their own bodies in ``call.read_body`` so they can answer in their dialect)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/_mock"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            response = json_response({"error": "invalid_request",
+                                      "error_description": f"the request body is larger than {self.limit} bytes"},
+                                     413)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded() -> dict[str, object]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))  # type: ignore[arg-type]
+                if received > self.limit:
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+def create_app(config: Config | None = None, settings: Settings | None = None, *,
+               server: Server | None = None) -> FastAPI:
+    """Build one mock: ``config`` is the fixture (default: the embedded one)."""
+    settings = settings or Settings()
+    server = server or Server(config or load_default(), settings)
+    app = FastAPI(title="mock-op-auth", version=__version__,
+                  description="Scenario-driven mock of OP's OAuth 2.0 / OpenID Connect authorization server",
+                  docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json")
+    app.state.server = server
+    for module in (control, discovery, authorize, token, introspection, userinfo, resources):
+        app.include_router(module.build_router())
+    app.add_middleware(ControlBodyLimit)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code,
+                                                                                       "invalid_request")
+        return json_response({"error": code, "error_description": str(exc.detail)}, exc.status_code,
+                             dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return json_response({"error": "invalid_request",
+                              "error_description": "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}"
+                                                             for p in problems),
+                              "problems": json.loads(json.dumps(problems, default=str))}, 422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error at %s %s", request.method, request.url.path)
+        return json_response({"error": "server_error", "error_description": "internal error"}, 500)
+
+    return app

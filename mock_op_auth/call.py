@@ -1,0 +1,143 @@
+"""One parsed HTTP request, the input every service reads: no FastAPI types past this point.
+
+Form bodies are parsed here (not by Starlette) so that a parameter sent twice is seen
+(RFC 6749 §3.1: parameters MUST NOT repeat), the body size and parameter count are bounded,
+and malformed input becomes an ``invalid_request`` in the endpoint's own dialect.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote
+
+from starlette.requests import Request
+
+from mock_op_auth.errors import InvalidRequestError, RequestTooLargeError
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_PARAMS = 100
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class BasicCredentials:
+    client_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    issuer: str
+    query: tuple[tuple[str, str], ...] = ()
+    form: tuple[tuple[str, str], ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    body: bytes = b""
+    content_type: str = ""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def form_param(self, name: str) -> str | None:
+        return _single(self.form, name)
+
+    def query_param(self, name: str) -> str | None:
+        return _single(self.query, name)
+
+    def form_dict(self) -> dict[str, str]:
+        return _unique(self.form)
+
+    def query_dict(self) -> dict[str, str]:
+        return _unique(self.query)
+
+    @property
+    def basic(self) -> BasicCredentials | None:
+        """HTTP Basic client credentials (RFC 6749 §2.3.1: form-urlencoded id and secret)."""
+        auth = self.header("authorization")
+        if not auth or auth[:6].lower() != "basic ":
+            return None
+        try:
+            decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidRequestError("malformed HTTP Basic credentials") from None
+        client_id, sep, secret = decoded.partition(":")
+        if not sep:
+            raise InvalidRequestError("malformed HTTP Basic credentials")
+        return BasicCredentials(unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " ")))
+
+    @property
+    def bearer(self) -> str | None:
+        auth = self.header("authorization")
+        if auth and auth[:7].lower() == "bearer ":
+            return auth[7:].strip() or None
+        return None
+
+
+def _single(pairs: tuple[tuple[str, str], ...], name: str) -> str | None:
+    values = [v for k, v in pairs if k == name]
+    if len(values) > 1:
+        raise InvalidRequestError(f"parameter {name} is repeated")
+    return values[0] if values else None
+
+
+def _unique(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidRequestError(f"parameter {key} is repeated")
+        result[key] = value
+    return result
+
+
+def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_PARAMS, strict_parsing=False)
+    except ValueError:
+        raise InvalidRequestError(f"more than {MAX_PARAMS} parameters") from None
+    return tuple(pairs)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with 413 past ``limit`` whether or not Content-Length is honest."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidRequestError("malformed Content-Length")
+        if int(declared) > limit:
+            raise RequestTooLargeError(f"the request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLargeError(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def issuer_of(request: Request, configured: str | None) -> str:
+    """``--issuer`` when given, else the request's own scheme and host (DESIGN §2)."""
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+async def read_call(request: Request, configured_issuer: str | None) -> Call:
+    query_string = request.url.query
+    query = parse_pairs(query_string) if query_string else ()
+    body = b""
+    form: tuple[tuple[str, str], ...] = ()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        body = await read_body(request)
+        if content_type == FORM_TYPE and body:
+            try:
+                form = parse_pairs(body.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise InvalidRequestError("the form body is not UTF-8") from None
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw}
+    return Call(method=request.method, path=request.url.path, issuer=issuer_of(request, configured_issuer),
+                query=query, form=form, headers=headers, body=body, content_type=content_type)

@@ -1,0 +1,102 @@
+"""Command line: ``serve``, ``check`` and ``healthcheck`` (DESIGN §2). Parses flags, builds
+Settings (flags win over ``MOCK_OP_AUTH_*``), and hands over; no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+from mock_op_auth import __version__
+from mock_op_auth.config.loader import load_default, load_fixtures
+from mock_op_auth.config.schema import Config
+from mock_op_auth.errors import FixtureError
+from mock_op_auth.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mock-op-auth", description="Mock of OP's OAuth 2.0 / OIDC server")
+    parser.add_argument("--version", action="version", version=f"mock-op-auth {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--fixtures", metavar="PATH", help="a fixture file or a directory of them")
+    serve.add_argument("--issuer", metavar="URL", help="fixed issuer; default: each request's scheme and host")
+    serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    check = commands.add_parser("check", help="validate fixture files")
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    health = commands.add_parser("healthcheck", help="exit 0 when the server answers ready")
+    health.add_argument("--url", default=None, help="default: http://127.0.0.1:$MOCK_OP_AUTH_PORT")
+    health.add_argument("--timeout", type=float, default=3.0)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    flags: dict[str, Any] = {k: v for k, v in {
+        "host": args.host, "port": args.port, "fixtures": args.fixtures, "issuer": args.issuer,
+        "log_level": args.log_level,
+    }.items() if v is not None}
+    return Settings(**flags)
+
+
+def load_config(settings: Settings) -> Config:
+    return load_fixtures(settings.fixtures) if settings.fixtures else load_default()
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mock_op_auth.app import create_app
+
+    settings = settings_from(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        config = load_config(settings)
+    except FixtureError as err:
+        print(f"mock-op-auth: cannot load fixtures:\n{err}", file=sys.stderr)
+        return 1
+    if settings.scenario and settings.scenario not in config.scenarios:
+        print(f"mock-op-auth: unknown scenario {settings.scenario!r} (MOCK_OP_AUTH_SCENARIO)", file=sys.stderr)
+        return 1
+    app = create_app(config, settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    failed = False
+    for path in args.paths:
+        try:
+            config = load_fixtures(path)
+        except FixtureError as err:
+            failed = True
+            for problem in err.problems:
+                print(problem)
+            continue
+        print(f"{path}: ok ({len(config.clients)} clients, {len(config.users)} users, "
+              f"{len(config.resources)} resources, {len(config.scenarios)} scenarios)")
+    return 1 if failed else 0
+
+
+def healthcheck(args: argparse.Namespace) -> int:
+    url = (args.url or f"http://127.0.0.1:{Settings().port}").rstrip("/") + "/_mock/health"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+            body = json.loads(response.read())
+            ok = response.status == 200 and body.get("status") == "ok"
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        print(f"unhealthy: {url}: {err}", file=sys.stderr)
+        return 1
+    print("ok" if ok else f"unhealthy: {url}")
+    return 0 if ok else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return {"serve": serve, "check": check, "healthcheck": healthcheck}[args.command](args)

@@ -1,0 +1,234 @@
+"""The fixture file as pydantic models (DESIGN §4): pure data, validated once at load time.
+
+Unknown keys are refused everywhere (``extra="forbid"``) so that a typo in a fixture is an
+error with a location, not a silently ignored setting. Cross-references (a client naming an
+unknown scenario, a route naming a scope no client can get) are checked in ``Config``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+GrantType = Literal[
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+]
+SigningAlg = Literal["RS256", "ES256", "PS256"]
+DialectName = Literal["rfc", "apigee", "psd2"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+EndpointName = Literal[
+    "authorize", "token", "introspect", "revoke", "userinfo", "jwks", "discovery",
+    "resource", "intents", "register", "control",
+]
+
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Model):
+    access_token_ttl: int = Field(3600, gt=0)
+    refresh_token_ttl: int = Field(1800, gt=0)
+    code_ttl: int = Field(60, gt=0)
+    id_token_ttl: int = Field(3600, gt=0)
+    access_token_format: Literal["jwt", "opaque"] = "jwt"
+    signing_alg: SigningAlg = "RS256"
+    audience: str | None = None
+    login: Literal["auto", "page"] = "auto"
+    refresh_rotation: bool = True
+    max_refresh_count: int | None = Field(None, ge=0)
+    default_scenario: str | None = None
+    journal_size: int = Field(1000, ge=1, le=100_000)
+
+
+class Client(Model):
+    name: str | None = None
+    secret: str | None = None
+    api_key: str | None = None
+    grant_types: list[GrantType] = ["authorization_code", "refresh_token"]
+    redirect_uris: list[str] = []
+    scopes: list[str] = []
+    require_pkce: bool = False
+    scenario: str | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_file: str | None = None
+
+    @property
+    def is_public(self) -> bool:
+        return self.secret is None
+
+    @field_validator("redirect_uris")
+    @classmethod
+    def _absolute_uris(cls, uris: list[str]) -> list[str]:
+        for uri in uris:
+            if "://" not in uri or "#" in uri:
+                raise ValueError(f"{uri!r} is not an absolute URI without a fragment (RFC 6749 §3.1.2)")
+        return uris
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Client:
+        if "authorization_code" in self.grant_types and not self.redirect_uris:
+            raise ValueError("a client with the authorization_code grant needs redirect_uris")
+        if self.is_public and "client_credentials" in self.grant_types:
+            raise ValueError("a public client (no secret) cannot use client_credentials")
+        if self.jwks is not None and self.jwks_file is not None:
+            raise ValueError("give jwks or jwks_file, not both")
+        return self
+
+
+class User(Model):
+    claims: dict[str, Any] = {}
+
+    def subject(self, key: str) -> str:
+        """A user's ``sub`` is its key in the fixture unless its claims set one."""
+        return str(self.claims.get("sub", key))
+
+
+class ResourceResponse(Model):
+    status: int = Field(200, ge=100, le=599)
+    json_body: Any = Field(None, alias="json")
+    text: str | None = None
+    headers: dict[str, str] = {}
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> ResourceResponse:
+        if self.json_body is not None and self.text is not None:
+            raise ValueError("give json or text, not both")
+        return self
+
+
+class Resource(Model):
+    path: str
+    methods: list[HttpMethod]
+    scopes: list[str]
+    api_key: bool = False
+    dialect: DialectName = "rfc"
+    response: ResourceResponse = ResourceResponse()
+
+    @field_validator("path")
+    @classmethod
+    def _rooted(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError("a resource path starts with /")
+        if path.startswith(("/_mock", "/.well-known")):
+            raise ValueError("a resource path may not shadow the server's own paths")
+        return path
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _upper(cls, methods: Any) -> Any:
+        if isinstance(methods, list):
+            return [m.upper() if isinstance(m, str) else m for m in methods]
+        return methods
+
+
+class RuleMatch(Model):
+    endpoint: EndpointName | None = None
+    grant_type: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+    user: str | None = None
+    path: str | None = None
+    method: HttpMethod | None = None
+
+
+class RespondAction(Model):
+    status: int = Field(200, ge=100, le=599)
+    json_body: Any = Field(None, alias="json")
+    text: str | None = None
+    headers: dict[str, str] = {}
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ErrorAction(Model):
+    error: str
+    error_description: str = ""
+    status: int = Field(400, ge=400, le=599)
+
+
+class TokenAction(Model):
+    status: str | None = None
+    scope: str | None = None
+    expires_in: int | None = None
+    refresh_token_expires_in: int | None = None
+    claims: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    refresh_token: bool | None = None
+
+
+class Rule(Model):
+    match: RuleMatch = RuleMatch()
+    respond: RespondAction | None = None
+    error: ErrorAction | None = None
+    token: TokenAction | None = None
+    delay_ms: int = Field(0, ge=0, le=600_000)
+    times: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Rule:
+        actions = [a for a in (self.respond, self.error, self.token) if a is not None]
+        if len(actions) > 1:
+            raise ValueError("a rule has one action: respond, error or token")
+        if not actions and self.delay_ms == 0:
+            raise ValueError("a rule needs an action (respond, error or token) or a delay_ms")
+        return self
+
+
+class ScenarioServer(Model):
+    """Server settings a scenario overrides while it is active."""
+
+    access_token_ttl: int | None = Field(None, gt=0)
+    refresh_token_ttl: int | None = Field(None, gt=0)
+    code_ttl: int | None = Field(None, gt=0)
+    max_refresh_count: int | None = Field(None, ge=0)
+    refresh_rotation: bool | None = None
+
+
+class Scenario(Model):
+    description: str = ""
+    rules: list[Rule] = []
+    server: ScenarioServer = ScenarioServer()
+
+
+class Config(Model):
+    server: ServerConfig = ServerConfig()
+    clients: dict[str, Client] = {}
+    users: dict[str, User] = {}
+    resources: list[Resource] = []
+    scenarios: dict[str, Scenario] = {}
+
+    @property
+    def known_scopes(self) -> frozenset[str]:
+        return frozenset(s for c in self.clients.values() for s in c.scopes)
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        problems: list[str] = []
+        if self.server.default_scenario and self.server.default_scenario not in self.scenarios:
+            problems.append(f"server.default_scenario: unknown scenario {self.server.default_scenario!r}")
+        for client_id, client in self.clients.items():
+            if client.scenario and client.scenario not in self.scenarios:
+                problems.append(f"clients.{client_id}.scenario: unknown scenario {client.scenario!r}")
+        known = self.known_scopes
+        for i, route in enumerate(self.resources):
+            for scope in route.scopes:
+                if scope not in known:
+                    problems.append(f"resources.{i}.scopes: no client can be granted scope {scope!r}")
+        seen: set[tuple[str, str]] = set()
+        for i, route in enumerate(self.resources):
+            for method in route.methods:
+                if (route.path, method) in seen:
+                    problems.append(f"resources.{i}: {method} {route.path} is defined twice")
+                seen.add((route.path, method))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self

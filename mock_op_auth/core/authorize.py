@@ -1,0 +1,142 @@
+"""The authorization endpoint (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2, RFC 9207).
+
+Until the client and its redirect URI are verified, an error is shown to the user (never a
+redirect: that would make the server an open redirector); after that, errors go back to the
+client with ``error``, ``state`` and ``iss``. With ``login: auto`` the user is the
+``login_hint`` (a fixture user's key, or any subject) or else the first fixture user.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_op_auth.call import Call
+from mock_op_auth.clock import Clock
+from mock_op_auth.config.schema import TokenAction
+from mock_op_auth.core import pkce
+from mock_op_auth.core.clients import match_redirect_uri
+from mock_op_auth.core.grants import parse_scope
+from mock_op_auth.core.issuer import Env
+from mock_op_auth.errors import (
+    AccessDeniedError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuthError,
+    Redirect,
+    UnauthorizedClientError,
+    UnsupportedResponseTypeError,
+)
+from mock_op_auth.store import AuthCode, Store
+
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+
+
+@dataclass(frozen=True)
+class AuthorizeRequest:
+    client_id: str
+    redirect: Redirect
+    redirect_uri_sent: str | None
+    scope: tuple[str, ...]
+    subject: str
+    user: str | None
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    prompt: frozenset[str] = frozenset()
+    extra_claims: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RedirectResult:
+    """Where the user agent goes after a successful authorization."""
+
+    uri: str
+    params: dict[str, str]
+    response_mode: str = "query"
+
+
+class AuthorizeService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def trusted_redirect(self, params: dict[str, str], env: Env) -> tuple[str, Redirect, str | None]:
+        """Verify client and redirect URI; errors here go to the user, not the client."""
+        client_id = params.get("client_id")
+        if not client_id:
+            raise InvalidRequestError("client_id is required")
+        client = env.config.clients.get(client_id)
+        if client is None:
+            raise InvalidRequestError(f"unknown client {client_id}")
+        sent = params.get("redirect_uri")
+        if sent is None:
+            if len(client.redirect_uris) != 1:
+                raise InvalidRequestError("redirect_uri is required for this client")
+            uri = client.redirect_uris[0]
+        elif match_redirect_uri(sent, client.redirect_uris):
+            uri = sent
+        else:
+            raise InvalidRequestError("redirect_uri is not registered for this client")
+        mode = params.get("response_mode", "query")
+        return client_id, Redirect(uri, params.get("state"), "fragment" if mode == "fragment" else "query"), sent
+
+    def check(self, call: Call, env: Env) -> AuthorizeRequest:
+        params = call.form_dict() if call.method == "POST" else call.query_dict()
+        client_id, redirect, sent = self.trusted_redirect(params, env)
+        try:
+            return self._check_request(params, env, client_id, redirect, sent)
+        except OAuthError as err:
+            err.redirect = redirect
+            raise
+
+    def _check_request(self, params: dict[str, str], env: Env, client_id: str, redirect: Redirect,
+                       sent: str | None) -> AuthorizeRequest:
+        client = env.config.clients[client_id]
+        response_type = params.get("response_type")
+        if not response_type:
+            raise InvalidRequestError("response_type is required")
+        if response_type != "code":
+            raise UnsupportedResponseTypeError(f"unsupported response_type {response_type}")
+        if params.get("response_mode", "query") != "query":
+            raise InvalidRequestError("unsupported response_mode")
+        if "authorization_code" not in client.grant_types:
+            raise UnauthorizedClientError("this client may not use the authorization_code grant")
+        scope = parse_scope(params.get("scope")) or tuple(client.scopes)
+        if unknown := [s for s in scope if s not in client.scopes]:
+            raise InvalidScopeError(f"scope not allowed for this client: {' '.join(unknown)}")
+        challenge, method = pkce.check_challenge(params.get("code_challenge"), params.get("code_challenge_method"),
+                                                 required=client.is_public or client.require_pkce)
+        prompt = frozenset(params.get("prompt", "").split())
+        if prompt - PROMPTS or ("none" in prompt and len(prompt) > 1):
+            raise InvalidRequestError("invalid prompt")
+        user, subject = self._user(params.get("login_hint"), env)
+        return AuthorizeRequest(client_id, redirect, sent, scope, subject, user, params.get("nonce"),
+                                challenge, method, prompt)
+
+    @staticmethod
+    def _user(login_hint: str | None, env: Env) -> tuple[str | None, str]:
+        users = env.config.users
+        if login_hint:
+            known = users.get(login_hint)
+            return login_hint, known.subject(login_hint) if known else login_hint
+        if not users:
+            raise AccessDeniedError("no user to log in as: give login_hint or define users in the fixture")
+        key = next(iter(users))
+        return key, users[key].subject(key)
+
+    def act(self, req: AuthorizeRequest, env: Env, override: TokenAction | None = None) -> RedirectResult:
+        """Issue a single-use code bound to everything the token request must match."""
+        now = self.clock.now_int()
+        code = secrets.token_urlsafe(32)
+        self.store.put_code(AuthCode(
+            code=code, client_id=req.client_id, redirect_uri=req.redirect_uri_sent, scope=req.scope,
+            subject=req.subject, user=req.user, auth_time=now, expires_at=now + env.server.code_ttl,
+            nonce=req.nonce, code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
+            extra_claims=req.extra_claims,
+        ))
+        params = {"code": code, "iss": env.issuer}
+        if req.redirect.state is not None:
+            params["state"] = req.redirect.state
+        return RedirectResult(req.redirect.uri, params, req.redirect.response_mode)

@@ -1,0 +1,190 @@
+"""The error family: what went wrong, never how it looks on the wire.
+
+Each dialect (``dialects/``) renders these; nothing here builds a response body.
+
+    OAuthError                      RFC 6749 §5.2 / §4.1.2.1
+    ├── InvalidRequestError         400 invalid_request
+    │   └── RequestTooLargeError    413 invalid_request
+    ├── InvalidClientError          401 invalid_client (knows whether HTTP Basic was tried)
+    ├── InvalidGrantError           400 invalid_grant
+    ├── UnauthorizedClientError     400 unauthorized_client
+    ├── UnsupportedGrantTypeError   400 unsupported_grant_type
+    ├── UnsupportedResponseTypeError 400 unsupported_response_type
+    ├── InvalidScopeError           400 invalid_scope
+    ├── AccessDeniedError           403 access_denied
+    ├── LoginRequiredError          400 login_required (OIDC Core §3.1.2.6)
+    ├── ServerError                 500 server_error
+    ├── NotFoundError               404 not_found (intents, unknown ids)
+    └── BearerError                 RFC 6750 §3.1
+        ├── InvalidTokenError       401 invalid_token, with a reason
+        ├── InsufficientScopeError  403 insufficient_scope, with the scope needed
+        └── InvalidApiKeyError      401 invalid_token (x-api-key missing or wrong)
+
+FixtureError is separate: a fixture file that cannot be loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+TokenFailure = Literal[
+    "missing", "malformed", "unknown", "expired", "not_yet_valid", "revoked", "not_approved",
+    "bad_signature", "wrong_issuer", "wrong_audience", "unknown_kid", "bad_algorithm",
+]
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Where an authorize error goes once the client and its redirect URI are trusted."""
+
+    uri: str
+    state: str | None = None
+    response_mode: Literal["query", "fragment"] = "query"
+
+
+class OAuthError(Exception):
+    """Base of every protocol error; ``code`` and ``status`` are per class."""
+
+    code: str = "invalid_request"
+    status: int = 400
+
+    def __init__(self, description: str = "", *, redirect: Redirect | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.redirect = redirect
+
+
+class CustomOAuthError(OAuthError):
+    """An error built from data (a scenario's ``error`` action), not from a fact in code."""
+
+    def __init__(self, code: str, description: str = "", status: int = 400,
+                 *, redirect: Redirect | None = None) -> None:
+        super().__init__(description, redirect=redirect)
+        self.code = code
+        self.status = status
+
+
+class InvalidRequestError(OAuthError):
+    code = "invalid_request"
+
+
+class RequestTooLargeError(InvalidRequestError):
+    status = 413
+
+
+class InvalidClientError(OAuthError):
+    code = "invalid_client"
+    status = 401
+
+    def __init__(self, description: str = "client authentication failed", *, basic_tried: bool = False) -> None:
+        super().__init__(description)
+        self.basic_tried = basic_tried
+
+
+class InvalidGrantError(OAuthError):
+    code = "invalid_grant"
+
+
+class UnauthorizedClientError(OAuthError):
+    code = "unauthorized_client"
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    code = "unsupported_grant_type"
+
+
+class UnsupportedResponseTypeError(OAuthError):
+    code = "unsupported_response_type"
+
+
+class InvalidScopeError(OAuthError):
+    code = "invalid_scope"
+
+
+class AccessDeniedError(OAuthError):
+    code = "access_denied"
+    status = 403
+
+
+class LoginRequiredError(OAuthError):
+    code = "login_required"
+
+
+class ServerError(OAuthError):
+    code = "server_error"
+    status = 500
+
+
+class NotFoundError(OAuthError):
+    code = "not_found"
+    status = 404
+
+
+class BearerError(OAuthError):
+    """RFC 6750 errors of protected resources; rendered with ``WWW-Authenticate: Bearer``."""
+
+
+class InvalidTokenError(BearerError):
+    code = "invalid_token"
+    status = 401
+
+    def __init__(self, reason: TokenFailure, description: str = "") -> None:
+        super().__init__(description or _TOKEN_FAILURE_TEXT[reason])
+        self.reason: TokenFailure = reason
+
+
+class InsufficientScopeError(BearerError):
+    code = "insufficient_scope"
+    status = 403
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"the token lacks the scope this resource needs: {scope}")
+        self.scope = scope
+
+
+class InvalidApiKeyError(BearerError):
+    code = "invalid_token"
+    status = 401
+
+    def __init__(self, description: str = "x-api-key is missing or does not match the token's client") -> None:
+        super().__init__(description)
+
+
+_TOKEN_FAILURE_TEXT: dict[str, str] = {
+    "missing": "no bearer token",
+    "malformed": "the token is malformed",
+    "unknown": "the token is unknown",
+    "expired": "the token has expired",
+    "not_yet_valid": "the token is not valid yet",
+    "revoked": "the token has been revoked",
+    "not_approved": "the token is not approved",
+    "bad_signature": "the token signature does not verify",
+    "wrong_issuer": "the token was issued by another issuer",
+    "wrong_audience": "the token is meant for another audience",
+    "unknown_kid": "the token was signed with an unknown key",
+    "bad_algorithm": "the token's algorithm is not accepted",
+}
+
+
+@dataclass
+class Problem:
+    """One reason a fixture file was refused."""
+
+    file: str
+    location: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.location}" if self.location else self.file
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class FixtureError(Exception):
+    """A fixture file or directory that cannot be loaded; carries every problem found."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)

@@ -1,0 +1,71 @@
+"""The request journal: one entry per request, secrets masked when recorded (never stored)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from itertools import count
+from typing import Any
+
+SECRET_PARAMS = frozenset({
+    "client_secret", "password", "code", "code_verifier", "refresh_token", "access_token", "token",
+    "assertion", "client_assertion", "id_token_hint", "subject_token", "actor_token", "csrf_token",
+})
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization",
+                            "x-mock-admin-token"})
+MASK = "***"
+
+
+def mask_params(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Parameters with secret values replaced; a repeated name keeps every value, as a list."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        shown = MASK if key in SECRET_PARAMS else value
+        if key in result:
+            prior = result[key]
+            result[key] = [*prior, shown] if isinstance(prior, list) else [prior, shown]
+        else:
+            result[key] = shown
+    return result
+
+
+def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers with credentials masked; an Authorization header keeps its scheme (Basic, Bearer)."""
+    shown: dict[str, str] = {}
+    for name, value in headers.items():
+        if name == "authorization":
+            scheme, _, _ = value.partition(" ")
+            shown[name] = f"{scheme} {MASK}"
+        elif name in SECRET_HEADERS:
+            shown[name] = MASK
+        else:
+            shown[name] = value
+    return shown
+
+
+class Journal:
+    """A bounded, thread-safe log of requests, oldest first."""
+
+    def __init__(self, size: int) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self._ids = count(1)
+        self._lock = threading.Lock()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append({"id": next(self._ids), **entry})
+
+    def entries(self, endpoint: str | None = None, client_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self._entries
+                    if (endpoint is None or e.get("endpoint") == endpoint)
+                    and (client_id is None or e.get("client_id") == client_id)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def resize(self, size: int) -> None:
+        with self._lock:
+            self._entries = deque(self._entries, maxlen=size)

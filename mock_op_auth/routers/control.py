@@ -1,0 +1,142 @@
+"""The control API under /_mock (DESIGN §3): what a test in any language uses to steer the mock.
+
+With ``MOCK_OP_AUTH_ADMIN_TOKEN`` set, every call but health needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from mock_op_auth.config.schema import Rule
+from mock_op_auth.core.clients import secrets_equal
+from mock_op_auth.deps import ServerDep
+
+
+def require_admin(request: Request, server: ServerDep) -> None:
+    expected = server.settings.admin_token
+    if not expected:
+        return
+    auth = request.headers.get("authorization", "")
+    given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    if not given or not secrets_equal(given, expected):
+        raise HTTPException(401, "the control API needs the admin token",
+                            headers={"WWW-Authenticate": 'Bearer realm="mock-op-auth control"'})
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+class ScenarioInfo(BaseModel):
+    name: str
+    description: str
+    rules: int
+    active: bool
+
+
+class ScenarioList(BaseModel):
+    active: str | None
+    scenarios: list[ScenarioInfo]
+
+
+class ScenarioChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(description="the scenario to activate; null for none")
+
+
+class RuleAdded(BaseModel):
+    id: str
+
+
+class RuleList(BaseModel):
+    rules: list[dict[str, Any]]
+
+
+class Journal(BaseModel):
+    requests: list[dict[str, Any]]
+
+
+class ClockChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    advance: float | None = Field(None, description="seconds to move the clock forward (or back, if negative)")
+    set: float | None = Field(None, description="the epoch seconds the clock should read now")
+
+
+class ClockState(BaseModel):
+    now: float
+    offset: float
+
+
+def build_router() -> APIRouter:
+    public = APIRouter(prefix="/_mock", tags=["control"])
+    router = APIRouter(prefix="/_mock", tags=["control"], dependencies=[Depends(require_admin)])
+
+    @public.get("/health", response_model=Health, summary="Ready once fixtures are loaded")
+    async def health() -> Health:
+        return Health()
+
+    @router.post("/reset", response_model=Health, summary="Forget tokens, codes, journal, rules and clock offset")
+    async def reset(server: ServerDep) -> Health:
+        server.reset()
+        return Health()
+
+    @router.get("/scenarios", response_model=ScenarioList, summary="The fixture's scenarios")
+    async def scenarios(server: ServerDep) -> ScenarioList:
+        active = server.engine.active
+        return ScenarioList(active=active, scenarios=[
+            ScenarioInfo(name=name, description=s.description, rules=len(s.rules), active=name == active)
+            for name, s in server.config.scenarios.items()])
+
+    @router.put("/scenario", response_model=ScenarioList, summary="Activate a scenario (null for none)")
+    async def activate(choice: ScenarioChoice, server: ServerDep) -> ScenarioList:
+        try:
+            server.engine.activate(choice.name)
+        except KeyError:
+            raise HTTPException(404, f"unknown scenario {choice.name}") from None
+        return await scenarios(server)
+
+    @router.post("/rules", response_model=RuleAdded, status_code=201, summary="Queue a rule, tried first")
+    async def add_rule(rule: Rule, server: ServerDep) -> RuleAdded:
+        return RuleAdded(id=server.engine.add_rule(rule))
+
+    @router.get("/rules", response_model=RuleList, summary="The runtime rules and how often each acted")
+    async def list_rules(server: ServerDep) -> RuleList:
+        return RuleList(rules=server.engine.runtime_rules())
+
+    @router.delete("/rules", status_code=204, summary="Remove every runtime rule")
+    async def clear_rules(server: ServerDep) -> None:
+        server.engine.clear_rules()
+
+    @router.get("/requests", response_model=Journal, summary="The request journal, oldest first, secrets masked")
+    async def requests(server: ServerDep, endpoint: Annotated[str | None, Query()] = None,
+                       client_id: Annotated[str | None, Query()] = None) -> Journal:
+        return Journal(requests=server.journal.entries(endpoint, client_id))
+
+    @router.delete("/requests", status_code=204, summary="Empty the request journal")
+    async def clear_requests(server: ServerDep) -> None:
+        server.journal.clear()
+
+    @router.get("/clock", response_model=ClockState, summary="The mock clock")
+    async def clock(server: ServerDep) -> ClockState:
+        return ClockState(now=server.clock.now(), offset=server.clock.offset)
+
+    @router.post("/clock", response_model=ClockState, summary="Move the clock: advance by seconds, or set")
+    async def move_clock(change: ClockChange, server: ServerDep) -> ClockState:
+        if (change.advance is None) == (change.set is None):
+            raise HTTPException(422, "give exactly one of advance or set")
+        if change.advance is not None:
+            server.clock.advance(change.advance)
+        else:
+            server.clock.set(change.set)  # type: ignore[arg-type]
+        return await clock(server)
+
+    root = APIRouter()
+    root.include_router(public)
+    root.include_router(router)
+    return root

@@ -1,0 +1,92 @@
+"""The resource-server stub: routes from the fixture's ``resources``, protected by bearer tokens
+(RFC 6750), scopes, and optionally OP's ``x-api-key``. Routes are matched at request time
+against the current fixture, so ``--watch`` reloads them with everything else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from starlette.routing import compile_path
+
+from mock_op_auth.call import Call
+from mock_op_auth.config.schema import Config, Resource, TokenAction
+from mock_op_auth.core.bearer import TokenInfo
+from mock_op_auth.core.clients import secrets_equal
+from mock_op_auth.core.issuer import Env
+from mock_op_auth.deps import ServerDep
+from mock_op_auth.dialects import DIALECTS, Dialect
+from mock_op_auth.dialects.base import json_response
+from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError, OAuthError
+from mock_op_auth.runner import Facts, raw_response, run
+from mock_op_auth.server import Server
+
+
+@lru_cache(maxsize=4096)
+def route_pattern(path: str) -> re.Pattern[str]:
+    """A fixture path (``/accounts/{accountId}``) compiled once per distinct path."""
+    return compile_path(path)[0]
+
+
+def find_route(config: Config, method: str, path: str) -> tuple[Resource | None, bool]:
+    """The route for ``method path``, and whether the path exists under another method."""
+    path_known = False
+    for route in config.resources:
+        if route_pattern(route.path).match(path):
+            if method in route.methods or (method == "HEAD" and "GET" in route.methods):
+                return route, True
+            path_known = True
+    return None, path_known
+
+
+@dataclass(frozen=True)
+class Checked:
+    route: Resource
+    token: TokenInfo
+
+
+class ResourceHandler:
+    endpoint = "resource"
+
+    def __init__(self, route: Resource) -> None:
+        self.route = route
+        self.dialect: Dialect = DIALECTS.get(route.dialect, DIALECTS["rfc"])
+
+    def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, Checked]:
+        info = server.bearer.validate(call.bearer, server.issuers(env.issuer), server.audiences(env.issuer))
+        if self.route.api_key:
+            given = call.header("x-api-key")
+            client = env.config.clients.get(info.client_id)
+            expected = client.api_key if client else None
+            if not given or not expected or not secrets_equal(given, expected):
+                raise InvalidApiKeyError()
+        if missing := [s for s in self.route.scopes if s not in info.scope]:
+            raise InsufficientScopeError(" ".join(missing))
+        user = next((k for k, u in env.config.users.items() if u.subject(k) == info.subject), None)
+        return Facts(info.client_id, None, info.scope, user), Checked(self.route, info)
+
+    def act(self, server: Server, checked: Checked, env: Env, override: TokenAction | None) -> Response:
+        return raw_response(checked.route.response)
+
+    def render_error(self, err: OAuthError, issuer: str) -> Response:
+        return self.dialect.render_error(err)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["resources"])
+
+    @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                      include_in_schema=False)
+    async def resource(path: str, request: Request, server: ServerDep) -> Any:
+        route, path_known = find_route(server.config, request.method, request.url.path)
+        if route is None:
+            status = 405 if path_known else 404
+            return json_response({"error": "not_found" if status == 404 else "method_not_allowed",
+                                  "error_description": f"no route for {request.method} {request.url.path}"}, status)
+        return await run(server, request, ResourceHandler(route))
+
+    return router

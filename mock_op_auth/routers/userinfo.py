@@ -1,0 +1,63 @@
+"""GET/POST /userinfo (OIDC Core §5.3): the user's claims released by the token's scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from mock_op_auth.call import Call
+from mock_op_auth.config.schema import TokenAction, User
+from mock_op_auth.core.bearer import TokenInfo
+from mock_op_auth.core.issuer import Env, claims_for_scope
+from mock_op_auth.deps import ServerDep
+from mock_op_auth.dialects import DIALECTS
+from mock_op_auth.dialects.base import NO_STORE, json_response
+from mock_op_auth.errors import InsufficientScopeError, InvalidRequestError, OAuthError
+from mock_op_auth.runner import Facts, run
+from mock_op_auth.server import Server
+
+
+def bearer_token(call: Call) -> str | None:
+    """The access token from the header, or (RFC 6750 §2.2) a form body; never both."""
+    header = call.bearer
+    body = call.form_param("access_token")
+    if header and body:
+        raise InvalidRequestError("send the access token once, in the header or the body")
+    return header or body
+
+
+class UserinfoHandler:
+    endpoint = "userinfo"
+    dialect = DIALECTS["rfc"]
+
+    def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, tuple[TokenInfo, User | None]]:
+        info = server.bearer.validate(bearer_token(call), server.issuers(env.issuer), server.audiences(env.issuer))
+        if "openid" not in info.scope:
+            raise InsufficientScopeError("openid")
+        key = next((k for k, u in env.config.users.items() if u.subject(k) == info.subject), None)
+        return Facts(info.client_id, None, info.scope, key), (info, env.config.users.get(key) if key else None)
+
+    def act(self, server: Server, checked: tuple[TokenInfo, User | None], env: Env,
+            override: TokenAction | None) -> Response:
+        info, user = checked
+        claims = claims_for_scope(user.claims, info.scope) if user else {}
+        if override:
+            claims.update(override.claims)
+        return json_response({"sub": info.subject, **claims}, headers=NO_STORE)
+
+    def render_error(self, err: OAuthError, issuer: str) -> Response:
+        return self.dialect.render_error(err)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["oidc"])
+    handler = UserinfoHandler()
+
+    @router.api_route("/userinfo", methods=["GET", "POST"], summary="UserInfo endpoint (OIDC Core §5.3)",
+                      response_model=None)
+    async def userinfo(request: Request, server: ServerDep) -> Any:
+        return await run(server, request, handler)
+
+    return router

@@ -1,0 +1,153 @@
+"""The scenario engine: which rule, if any, acts on a request (DESIGN §4).
+
+``decide`` is the only scenario call in the codebase: every endpoint's runner asks it with a
+RequestContext of verified facts. Runtime rules (``POST /_mock/rules``) are tried first, then
+the rules of the request's scenario: the ``X-Mock-Scenario`` header, else the client's
+``scenario``, else the active one. The first match whose ``times`` is not used up acts; its
+counter is kept per scenario and reset when the scenario is (re)activated or the server reset.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_op_auth.config.schema import Config, Rule, RuleMatch, ScenarioServer, ServerConfig
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The facts about one request that a rule may match."""
+
+    endpoint: str
+    dialect: str
+    method: str
+    path: str
+    client_id: str | None = None
+    grant_type: str | None = None
+    scope: tuple[str, ...] = ()
+    user: str | None = None
+    scenario: str | None = None  # the scenario this request runs under
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the engine decided: the rule that acted (if any) and where it came from."""
+
+    rule: Rule | None = None
+    rule_id: str | None = None  # "runtime:3" or "<scenario>:0"
+
+    @property
+    def delay_ms(self) -> int:
+        return self.rule.delay_ms if self.rule else 0
+
+
+NO_OUTCOME = Outcome()
+
+
+def rule_matches(match: RuleMatch, ctx: RequestContext) -> bool:
+    if match.endpoint is not None and match.endpoint != ctx.endpoint:
+        return False
+    if match.grant_type is not None and match.grant_type != ctx.grant_type:
+        return False
+    if match.client_id is not None and match.client_id != ctx.client_id:
+        return False
+    if match.scope is not None and not set(match.scope.split()) <= set(ctx.scope):
+        return False
+    if match.user is not None and match.user != ctx.user:
+        return False
+    if match.path is not None and match.path != ctx.path:
+        return False
+    return match.method is None or match.method == ctx.method
+
+
+class ScenarioEngine:
+    def __init__(self, config: Config, default_scenario: str | None = None) -> None:
+        self._lock = threading.Lock()
+        self.config = config
+        self._default = default_scenario or config.server.default_scenario
+        self.active: str | None = self._default
+        self._runtime: list[tuple[int, Rule]] = []
+        self._next_runtime_id = 1
+        self._used: dict[str, int] = {}
+
+    def reload(self, config: Config) -> None:
+        """Take a new fixture; keep the active scenario if it still exists, and its counters."""
+        with self._lock:
+            self.config = config
+            if self.active is not None and self.active not in config.scenarios:
+                self.active = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.active = self._default if self._default in self.config.scenarios else None
+            self._runtime.clear()
+            self._used.clear()
+
+    def activate(self, name: str | None) -> None:
+        """Make ``name`` the active scenario (None for none); its rule counters start afresh."""
+        if name is not None and name not in self.config.scenarios:
+            raise KeyError(name)
+        with self._lock:
+            self.active = name
+            prefix = f"{name}:"
+            self._used = {k: v for k, v in self._used.items() if not k.startswith(prefix)}
+
+    def add_rule(self, rule: Rule) -> str:
+        with self._lock:
+            rule_id = self._next_runtime_id
+            self._next_runtime_id += 1
+            self._runtime.append((rule_id, rule))
+            return f"runtime:{rule_id}"
+
+    def runtime_rules(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"id": f"runtime:{i}", "used": self._used.get(f"runtime:{i}", 0),
+                     **rule.model_dump(by_alias=True, exclude_defaults=True)} for i, rule in self._runtime]
+
+    def clear_rules(self) -> None:
+        with self._lock:
+            self._runtime.clear()
+
+    def scenario_for(self, header: str | None, client_id: str | None) -> str | None:
+        """Which scenario a request runs under; an unknown header name is the caller's error."""
+        if header:
+            return header
+        client = self.config.clients.get(client_id) if client_id else None
+        if client is not None and client.scenario:
+            return client.scenario
+        return self.active
+
+    def server_config(self, scenario: str | None) -> ServerConfig:
+        """The server settings in force under ``scenario`` (its ``server`` overrides applied)."""
+        base = self.config.server
+        found = self.config.scenarios.get(scenario) if scenario else None
+        if found is None or found.server == ScenarioServer():
+            return base
+        changes = found.server.model_dump(exclude_none=True)
+        return base.model_copy(update=changes)
+
+    def decide(self, ctx: RequestContext) -> Outcome:
+        with self._lock:
+            for rule_id, rule in self._runtime:
+                key = f"runtime:{rule_id}"
+                if self._try(key, rule, ctx):
+                    return Outcome(rule, key)
+            scenario = self.config.scenarios.get(ctx.scenario) if ctx.scenario else None
+            if scenario is not None:
+                for index, rule in enumerate(scenario.rules):
+                    key = f"{ctx.scenario}:{index}"
+                    if self._try(key, rule, ctx):
+                        return Outcome(rule, key)
+        return NO_OUTCOME
+
+    def _try(self, key: str, rule: Rule, ctx: RequestContext) -> bool:
+        if not rule_matches(rule.match, ctx):
+            return False
+        used = self._used.get(key, 0)
+        if rule.times is not None and used >= rule.times:
+            return False
+        self._used[key] = used + 1
+        return True

@@ -1,0 +1,74 @@
+"""Server: the object graph of one mock (config, clock, store, keys, engine, journal, services).
+
+It lives on ``app.state.server``; nothing else holds state, so one process can run many.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from mock_op_auth.clock import Clock
+from mock_op_auth.config.schema import Config, ServerConfig
+from mock_op_auth.core.authorize import AuthorizeService
+from mock_op_auth.core.bearer import BearerValidator
+from mock_op_auth.core.grants import TokenService
+from mock_op_auth.core.issuer import Env, TokenIssuer
+from mock_op_auth.dialects import Dialect
+from mock_op_auth.journal import Journal
+from mock_op_auth.keys import KeySet
+from mock_op_auth.scenarios import ScenarioEngine
+from mock_op_auth.settings import Settings
+from mock_op_auth.store import MemoryStore, Store
+
+MAX_ISSUERS = 32
+
+
+class Server:
+    def __init__(self, config: Config, settings: Settings, store: Store | None = None,
+                 keys: KeySet | None = None) -> None:
+        self.settings = settings
+        self.config = config
+        self.clock = Clock()
+        self.store: Store = store or MemoryStore(self.clock)
+        self.keys = keys or KeySet(config.server.signing_alg, self.clock)
+        self.engine = ScenarioEngine(config, settings.scenario)
+        self.journal = Journal(config.server.journal_size)
+        self.issuer = TokenIssuer(self.keys, self.store, self.clock)
+        self.tokens = TokenService(self.store, self.issuer, self.clock)
+        self.bearer = BearerValidator(self.keys, self.store, self.clock)
+        self.authorizer = AuthorizeService(self.store, self.clock)
+        self._issuers: dict[str, None] = {}
+        self._lock = threading.Lock()
+
+    def env(self, issuer: str, server: ServerConfig, dialect: Dialect) -> Env:
+        return Env(self.config, server, issuer, dialect.shape(server))
+
+    def note_issuer(self, issuer: str) -> None:
+        """Remember an issuer this server answered as, so tokens it issued verify from any host."""
+        if issuer not in self._issuers:
+            with self._lock:
+                self._issuers[issuer] = None
+                while len(self._issuers) > MAX_ISSUERS:
+                    del self._issuers[next(iter(self._issuers))]
+
+    def issuers(self, current: str) -> tuple[str, ...]:
+        if self.settings.issuer:
+            return (current,)
+        return (current, *self._issuers)
+
+    def audiences(self, current: str) -> tuple[str, ...]:
+        configured = self.config.server.audience
+        return (configured,) if configured else self.issuers(current)
+
+    def reload(self, config: Config) -> None:
+        """Take a new fixture and keep every token, code and journal entry."""
+        self.config = config
+        self.engine.reload(config)
+        self.journal.resize(config.server.journal_size)
+
+    def reset(self) -> None:
+        """Forget tokens, codes, journal, runtime rules and clock offset; back to the default scenario."""
+        self.store.clear()
+        self.journal.clear()
+        self.engine.reset()
+        self.clock.reset()

@@ -1,0 +1,216 @@
+"""State of issued artefacts: authorization codes, grants (refresh families), access and
+refresh tokens, PSD2 intents and registered clients.
+
+``Store`` is the interface; ``MemoryStore`` keeps everything in dicts, bounded in size and
+expiring by the mock clock. Records are frozen dataclasses and every change is an explicit
+``put_*`` call, so another store (SQLite, for ``--state``) implements the same few methods.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, Protocol, TypeVar
+
+from mock_op_auth.clock import Clock
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class AuthCode:
+    code: str
+    client_id: str
+    redirect_uri: str | None
+    scope: tuple[str, ...]
+    subject: str
+    user: str | None
+    auth_time: int
+    expires_at: float
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    extra_claims: dict[str, Any] = field(default_factory=dict)
+    grant_id: str | None = None  # set once redeemed: a replay revokes that grant
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One authorization and everything issued from it: the unit a reuse or a replay revokes."""
+
+    id: str
+    client_id: str
+    subject: str
+    user: str | None
+    scope: tuple[str, ...]
+    auth_time: int
+    created_at: int
+    refresh_expires_at: float
+    expires_at: float  # nothing issued from this grant outlives it
+    refresh_count: int = 0
+    current_refresh: str | None = None
+    revoked: bool = False
+    extra_claims: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """An issued access token: keyed by the opaque string, or by ``jti`` for a JWT."""
+
+    key: str
+    client_id: str
+    subject: str
+    scope: tuple[str, ...]
+    issued_at: int
+    expires_at: float
+    audience: str
+    issuer: str
+    grant_id: str | None = None
+    revoked: bool = False
+    status: str = "approved"  # OP's token status; only an approved token opens a resource
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    token: str
+    grant_id: str
+    client_id: str
+    issued_at: int
+    expires_at: float
+    active: bool = True
+
+
+class Store(Protocol):
+    """What services need from state; every method is atomic."""
+
+    def put_code(self, code: AuthCode) -> None: ...
+    def get_code(self, code: str) -> AuthCode | None: ...
+    def put_grant(self, grant: Grant) -> None: ...
+    def get_grant(self, grant_id: str) -> Grant | None: ...
+    def put_access(self, token: AccessToken) -> None: ...
+    def get_access(self, key: str) -> AccessToken | None: ...
+    def put_refresh(self, token: RefreshToken) -> None: ...
+    def get_refresh(self, token: str) -> RefreshToken | None: ...
+    def revoke_grant(self, grant_id: str) -> None: ...
+    def live_access_tokens(self) -> list[AccessToken]: ...
+    def clear(self) -> None: ...
+
+
+class _Table(Generic[V]):
+    """A dict bounded in size whose entries expire by the clock; oldest out first when full."""
+
+    def __init__(self, expires: Callable[[V], float], limit: int) -> None:
+        self._rows: dict[str, V] = {}
+        self._expires = expires
+        self._limit = limit
+
+    def get(self, key: str) -> V | None:
+        return self._rows.get(key)
+
+    def put(self, key: str, row: V, now: float) -> None:
+        if key not in self._rows and len(self._rows) >= self._limit:
+            self.purge(now)
+            while len(self._rows) >= self._limit:
+                del self._rows[next(iter(self._rows))]
+        self._rows[key] = row
+
+    def purge(self, now: float) -> None:
+        for key in [k for k, row in self._rows.items() if self._expires(row) <= now]:
+            del self._rows[key]
+
+    def values(self) -> list[V]:
+        return list(self._rows.values())
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+class MemoryStore:
+    """The default store: dicts under one lock, purged of expired rows as it goes."""
+
+    PURGE_EVERY = 1024
+
+    def __init__(self, clock: Clock, limit: int = 200_000) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._writes = 0
+        self._codes: _Table[AuthCode] = _Table(lambda c: c.expires_at, limit)
+        self._grants: _Table[Grant] = _Table(lambda g: g.expires_at, limit)
+        self._access: _Table[AccessToken] = _Table(lambda t: t.expires_at, limit)
+        self._refresh: _Table[RefreshToken] = _Table(lambda t: t.expires_at, limit)
+        self._access_by_grant: dict[str, set[str]] = {}
+
+    def _write(self, table: _Table[Any], key: str, row: Any) -> None:
+        now = self._clock.now()
+        with self._lock:
+            table.put(key, row, now)
+            self._writes += 1
+            if self._writes % self.PURGE_EVERY == 0:
+                self._purge(now)
+
+    def _purge(self, now: float) -> None:
+        for table in (self._codes, self._grants, self._access, self._refresh):
+            table.purge(now)
+        live = {g.id for g in self._grants.values()}
+        for grant_id in [g for g in self._access_by_grant if g not in live]:
+            del self._access_by_grant[grant_id]
+
+    def put_code(self, code: AuthCode) -> None:
+        self._write(self._codes, code.code, code)
+
+    def get_code(self, code: str) -> AuthCode | None:
+        return self._codes.get(code)
+
+    def put_grant(self, grant: Grant) -> None:
+        self._write(self._grants, grant.id, grant)
+
+    def get_grant(self, grant_id: str) -> Grant | None:
+        return self._grants.get(grant_id)
+
+    def put_access(self, token: AccessToken) -> None:
+        self._write(self._access, token.key, token)
+        if token.grant_id is not None:
+            with self._lock:
+                self._access_by_grant.setdefault(token.grant_id, set()).add(token.key)
+
+    def get_access(self, key: str) -> AccessToken | None:
+        return self._access.get(key)
+
+    def put_refresh(self, token: RefreshToken) -> None:
+        self._write(self._refresh, token.token, token)
+
+    def get_refresh(self, token: str) -> RefreshToken | None:
+        return self._refresh.get(token)
+
+    def revoke_grant(self, grant_id: str) -> None:
+        """Revoke a grant and every access and refresh token issued from it."""
+        now = self._clock.now()
+        with self._lock:
+            grant = self._grants.get(grant_id)
+            if grant is None:
+                return
+            self._grants.put(grant_id, replace(grant, revoked=True, current_refresh=None), now)
+            for key in self._access_by_grant.get(grant_id, ()):
+                token = self._access.get(key)
+                if token is not None:
+                    self._access.put(key, replace(token, revoked=True), now)
+
+    def live_access_tokens(self) -> list[AccessToken]:
+        now = self._clock.now()
+        return [t for t in self._access.values() if t.expires_at > now and not t.revoked]
+
+    def clear(self) -> None:
+        with self._lock:
+            for table in (self._codes, self._grants, self._access, self._refresh):
+                table.clear()
+            self._access_by_grant.clear()
+
+    def sizes(self) -> dict[str, int]:
+        return {"codes": len(self._codes), "grants": len(self._grants),
+                "access_tokens": len(self._access), "refresh_tokens": len(self._refresh)}
+

@@ -1,0 +1,51 @@
+"""Shared steps of the flows tests drive: PKCE pairs, the code flow to a token."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+CLIENT = ("demo-client", "demo-secret")
+REDIRECT = "http://localhost:8000/callback"
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def query_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+async def authorize(client: httpx.AsyncClient, **params: str) -> httpx.Response:
+    base = {"client_id": "demo-client", "redirect_uri": REDIRECT, "response_type": "code",
+            "scope": "openid profile email accounts", "state": "st4te"}
+    return await client.get("/authorize", params={**base, **params})
+
+
+async def get_code(client: httpx.AsyncClient, **params: str) -> str:
+    response = await authorize(client, **params)
+    assert response.status_code == 302, response.text
+    return query_of(response.headers["location"])["code"]
+
+
+async def code_flow(client: httpx.AsyncClient, **params: str) -> dict[str, Any]:
+    """Authorize as demo-client and redeem the code; returns the token response body."""
+    code = await get_code(client, **params)
+    response = await client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                                 "redirect_uri": REDIRECT}, auth=CLIENT)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def client_credentials(client: httpx.AsyncClient, scope: str = "accounts") -> dict[str, Any]:
+    response = await client.post("/token", data={"grant_type": "client_credentials", "scope": scope}, auth=CLIENT)
+    assert response.status_code == 200, response.text
+    return response.json()
