@@ -132,7 +132,7 @@ class KeySet:
     def __init__(self, alg: str, clock: Clock, keys: list[SigningKey] | None = None) -> None:
         self.alg = alg
         self._clock = clock
-        self._keys: list[SigningKey] = keys or [generate_key(alg)]
+        self._keys: list[SigningKey] = [k for k in keys or [] if k.alg == alg] or [generate_key(alg)]
 
     @property
     def current(self) -> SigningKey:

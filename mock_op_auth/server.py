@@ -15,7 +15,7 @@ from mock_op_auth.core.grants import TokenService
 from mock_op_auth.core.issuer import Env, TokenIssuer
 from mock_op_auth.dialects import Dialect
 from mock_op_auth.journal import Journal
-from mock_op_auth.keys import KeySet
+from mock_op_auth.keys import KeySet, SigningKey
 from mock_op_auth.scenarios import ScenarioEngine
 from mock_op_auth.settings import Settings
 from mock_op_auth.store import MemoryStore, Store
@@ -25,12 +25,12 @@ MAX_ISSUERS = 32
 
 class Server:
     def __init__(self, config: Config, settings: Settings, store: Store | None = None,
-                 keys: KeySet | None = None) -> None:
+                 keys: list[SigningKey] | None = None) -> None:
         self.settings = settings
         self.config = config
         self.clock = Clock()
         self.store: Store = store or MemoryStore(self.clock)
-        self.keys = keys or KeySet(config.server.signing_alg, self.clock)
+        self.keys = KeySet(config.server.signing_alg, self.clock, keys)
         self.engine = ScenarioEngine(config, settings.scenario)
         self.journal = Journal(config.server.journal_size)
         self.issuer = TokenIssuer(self.keys, self.store, self.clock)

@@ -7,18 +7,33 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from mock_op_auth import create_app
+from mock_op_auth import Settings, create_app, load_default
+from mock_op_auth.config.schema import Config
+from mock_op_auth.keys import SigningKey, generate_key
 from mock_op_auth.server import Server
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(scope="session")
+def default_config() -> Config:
+    return load_default()
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> SigningKey:
+    """One RS256 key for the whole run: generating one per test would dominate the suite's time."""
+    return generate_key("RS256")
+
+
+def build_app(config: Config, key: SigningKey | None = None, settings: Settings | None = None):
+    """A fresh app (fresh state) for ``config``; ``key`` is reused when its algorithm fits."""
+    settings = settings or Settings()
+    server = Server(config, settings, keys=[key] if key else None)
+    return create_app(config, settings, server=server)
 
 
 @pytest.fixture
-def app():
-    return create_app()
+def app(default_config: Config, rsa_key: SigningKey):
+    return build_app(default_config, rsa_key)
 
 
 @pytest.fixture

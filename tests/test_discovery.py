@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import httpx
+import jwt as pyjwt
+
+from tests.helpers import client_credentials
+
+
+async def test_openid_configuration_advertises_what_is_enabled(client: httpx.AsyncClient) -> None:
+    doc = (await client.get("/.well-known/openid-configuration")).json()
+    assert doc["issuer"] == "http://mock.test"
+    assert doc["token_endpoint"] == "http://mock.test/token"
+    assert doc["grant_types_supported"] == ["authorization_code", "client_credentials", "refresh_token"]
+    assert doc["response_types_supported"] == ["code"]
+    assert doc["code_challenge_methods_supported"] == ["S256", "plain"]
+    assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert doc["authorization_response_iss_parameter_supported"] is True
+    assert set(doc["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
+    assert "accounts" in doc["scopes_supported"]
+
+
+async def test_rfc8414_document_matches(client: httpx.AsyncClient) -> None:
+    oidc = (await client.get("/.well-known/openid-configuration")).json()
+    oauth = (await client.get("/.well-known/oauth-authorization-server")).json()
+    assert oauth == oidc
+
+
+async def test_issuer_follows_the_request_host(client: httpx.AsyncClient) -> None:
+    doc = (await client.get("/.well-known/openid-configuration", headers={"host": "mock-op-auth:8080"})).json()
+    assert doc["issuer"] == "http://mock-op-auth:8080"
+    assert doc["jwks_uri"] == "http://mock-op-auth:8080/jwks"
+
+
+async def test_discovery_without_code_clients_does_not_advertise_authorize(server, client) -> None:
+    clients = {"svc": server.config.clients["demo-client"].model_copy(
+        update={"grant_types": ["client_credentials"]})}
+    server.reload(server.config.model_copy(update={"clients": clients, "resources": []}))
+    doc = (await client.get("/.well-known/openid-configuration")).json()
+    assert "authorization_endpoint" not in doc
+    assert doc["grant_types_supported"] == ["client_credentials"]
+    assert "none" not in doc["token_endpoint_auth_methods_supported"]
+
+
+async def test_tokens_verify_with_the_jwks_found_by_discovery(client: httpx.AsyncClient) -> None:
+    doc = (await client.get("/.well-known/openid-configuration")).json()
+    jwks = (await client.get(doc["jwks_uri"])).json()
+    token = (await client_credentials(client))["access_token"]
+    kid = pyjwt.get_unverified_header(token)["kid"]
+    key = next(pyjwt.PyJWK(k) for k in jwks["keys"] if k["kid"] == kid)
+    claims = pyjwt.decode(token, key.key, algorithms=["RS256"], audience=doc["issuer"], issuer=doc["issuer"])
+    assert claims["client_id"] == "demo-client"
+    assert all("d" not in k for k in jwks["keys"])  # never a private key
+
+
+async def test_es256_and_ps256_keys_sign_verifiable_tokens(default_config) -> None:
+    from tests.conftest import build_app
+
+    for alg in ("ES256", "PS256"):
+        config = default_config.model_copy(update={
+            "server": default_config.server.model_copy(update={"signing_alg": alg})})
+        app = build_app(config)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as c:
+            jwks = (await c.get("/jwks")).json()
+            token = (await client_credentials(c))["access_token"]
+            key = pyjwt.PyJWK(jwks["keys"][0])
+            assert pyjwt.get_unverified_header(token)["alg"] == alg
+            assert pyjwt.decode(token, key.key, algorithms=[alg], audience="http://mock.test")["sub"] == "demo-client"
+            assert (await c.get("/accounts/v3/accounts", headers={"Authorization": f"Bearer {token}",
+                                                                 "x-api-key": "demo-client"})).status_code == 200

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+
+from mock_op_auth.keys import generate_key, sign_with_pem
+from tests.helpers import client_credentials, code_flow
+
+ACCOUNTS = "/accounts/v3/accounts"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims(server, **changes) -> dict:
+    now = int(server.clock.now())
+    base = {"iss": "http://mock.test", "sub": "demo-client", "aud": "http://mock.test", "exp": now + 300,
+            "iat": now, "jti": "j1", "client_id": "demo-client", "scope": "accounts"}
+    return {**base, **changes}
+
+
+async def call(client: httpx.AsyncClient, token: str | None, api_key: str | None = "demo-client",
+               path: str = ACCOUNTS) -> httpx.Response:
+    headers = {}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if api_key is not None:
+        headers["x-api-key"] = api_key
+    return await client.get(path, headers=headers)
+
+
+async def test_valid_token_with_scope_and_api_key_gets_the_fixture_response(client: httpx.AsyncClient) -> None:
+    token = (await client_credentials(client))["access_token"]
+    response = await call(client, token)
+    assert response.status_code == 200
+    assert response.json()["accounts"][0]["currency"] == "EUR"
+
+
+async def test_path_parameters_match(client: httpx.AsyncClient) -> None:
+    token = (await client_credentials(client))["access_token"]
+    response = await call(client, token, path="/accounts/v3/accounts/FI33/transactions")
+    assert response.status_code == 200 and "transactions" in response.json()
+
+
+async def test_token_from_the_code_flow_works_too(client: httpx.AsyncClient) -> None:
+    tokens = await code_flow(client, scope="openid accounts")
+    assert (await call(client, tokens["access_token"])).status_code == 200
+
+
+async def test_missing_token_is_401_without_error_code(client: httpx.AsyncClient) -> None:
+    response = await call(client, None)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="mock-op-auth"'
+
+
+async def test_missing_scope_is_403_insufficient_scope(client: httpx.AsyncClient) -> None:
+    token = (await client_credentials(client, scope="payments"))["access_token"]
+    response = await call(client, token)
+    assert response.status_code == 403
+    challenge = response.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and 'scope="accounts"' in challenge
+
+
+@pytest.mark.parametrize("api_key", [None, "wrong", "demo-public"])
+async def test_missing_or_wrong_api_key_is_401(client: httpx.AsyncClient, api_key: str | None) -> None:
+    token = (await client_credentials(client))["access_token"]
+    response = await call(client, token, api_key=api_key)
+    assert response.status_code == 401
+
+
+async def test_unknown_route_is_404_and_wrong_method_405(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/nope")).status_code == 404
+    assert (await client.delete(ACCOUNTS)).status_code == 405
+
+
+async def test_opaque_tokens_work_at_the_resource(client: httpx.AsyncClient, server) -> None:
+    server.reload(server.config.model_copy(update={
+        "server": server.config.server.model_copy(update={"access_token_format": "opaque"})}))
+    token = (await client_credentials(client))["access_token"]
+    assert token.count(".") == 0
+    assert (await call(client, token)).status_code == 200
+    assert (await call(client, token + "x")).status_code == 401
+
+
+# Hostile tokens: each must be refused with 401 invalid_token.
+
+def alg_none(server) -> str:
+    header = {"alg": "none", "typ": "at+jwt", "kid": server.keys.current.kid}
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims(server)).encode())}."
+
+
+def hs256_with_public_key(server) -> str:
+    public_pem = server.keys.current.public.to_pem()
+    header = {"alg": "HS256", "typ": "at+jwt", "kid": server.keys.current.kid}
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims(server)).encode())}"
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+def tampered(server) -> str:
+    token = server.keys.sign(claims(server), typ="at+jwt")
+    header, _, signature = token.split(".")
+    return f"{header}.{b64(json.dumps(claims(server, scope='accounts payments')).encode())}.{signature}"
+
+
+def unknown_kid(server) -> str:
+    other = generate_key("RS256")
+    return sign_with_pem(claims(server), other.private_pem, "RS256", {"kid": "not-ours", "typ": "at+jwt"})
+
+
+def own_kid_foreign_key(server) -> str:
+    other = generate_key("RS256")
+    return sign_with_pem(claims(server), other.private_pem, "RS256", {"kid": server.keys.current.kid})
+
+
+def wrong_issuer(server) -> str:
+    return server.keys.sign(claims(server, iss="https://evil.example"), typ="at+jwt")
+
+
+def wrong_audience(server) -> str:
+    return server.keys.sign(claims(server, aud="https://other-api.example"), typ="at+jwt")
+
+
+def expired(server) -> str:
+    return server.keys.sign(claims(server, exp=int(server.clock.now()) - 1), typ="at+jwt")
+
+
+def not_yet_valid(server) -> str:
+    now = int(server.clock.now())
+    return server.keys.sign(claims(server, nbf=now + 600, exp=now + 900), typ="at+jwt")
+
+
+def garbage(server) -> str:
+    return "eyJ.eyJ.sig"
+
+
+@pytest.mark.parametrize("forge", [alg_none, hs256_with_public_key, tampered, unknown_kid, own_kid_foreign_key,
+                                   wrong_issuer, wrong_audience, expired, not_yet_valid, garbage])
+async def test_hostile_tokens_are_refused(client: httpx.AsyncClient, server, forge) -> None:
+    response = await call(client, forge(server))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert response.json()["error"] == "invalid_token"
+
+
+async def test_a_token_signed_correctly_by_the_server_is_accepted(client: httpx.AsyncClient, server) -> None:
+    """The control for the hostile cases: the same claims, honestly signed, pass."""
+    assert (await call(client, server.keys.sign(claims(server), typ="at+jwt"))).status_code == 200
+
+
+async def test_token_expires_by_the_mock_clock(client: httpx.AsyncClient, server) -> None:
+    token = (await client_credentials(client))["access_token"]
+    server.clock.advance(3599)
+    assert (await call(client, token)).status_code == 200
+    server.clock.advance(1)
+    response = await call(client, token)
+    assert response.status_code == 401 and "expired" in response.json()["error_description"]
+

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import httpx
+
+from tests.helpers import CLIENT, code_flow
+
+
+async def refresh(client: httpx.AsyncClient, token: str, **extra: str) -> httpx.Response:
+    return await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token, **extra},
+                             auth=CLIENT)
+
+
+async def test_refresh_rotates_and_counts(client: httpx.AsyncClient) -> None:
+    first = await code_flow(client)
+    second = (await refresh(client, first["refresh_token"])).json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    assert second["refresh_count"] == 1
+    third = (await refresh(client, second["refresh_token"])).json()
+    assert third["refresh_count"] == 2
+
+
+async def test_refresh_lifetime_counts_down_from_the_original_issue(client: httpx.AsyncClient, server) -> None:
+    first = await code_flow(client)
+    server.clock.advance(600)
+    second = (await refresh(client, first["refresh_token"])).json()
+    assert second["refresh_token_expires_in"] == 1200
+
+
+async def test_reuse_of_a_rotated_refresh_token_revokes_the_family(client: httpx.AsyncClient) -> None:
+    first = await code_flow(client)
+    second = (await refresh(client, first["refresh_token"])).json()
+    reuse = await refresh(client, first["refresh_token"])
+    assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    newest = await refresh(client, second["refresh_token"])
+    assert newest.json()["error"] == "invalid_grant"
+    introspection = await client.post("/introspect", data={"token": second["access_token"]}, auth=CLIENT)
+    assert introspection.json() == {"active": False}
+
+
+async def test_expired_refresh_token_is_invalid_grant(client: httpx.AsyncClient, server) -> None:
+    first = await code_flow(client)
+    server.clock.advance(1801)
+    response = await refresh(client, first["refresh_token"])
+    assert response.json()["error"] == "invalid_grant"
+
+
+async def test_down_scoping_is_allowed_and_up_scoping_refused(client: httpx.AsyncClient) -> None:
+    first = await code_flow(client, scope="openid accounts")
+    narrower = await refresh(client, first["refresh_token"], scope="accounts")
+    assert narrower.status_code == 200 and narrower.json()["scope"] == "accounts"
+    wider = await refresh(client, narrower.json()["refresh_token"], scope="accounts payments")
+    assert wider.json()["error"] == "invalid_scope"
+
+
+async def test_unknown_refresh_token_is_invalid_grant(client: httpx.AsyncClient) -> None:
+    response = await refresh(client, "made-up")
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+async def test_refresh_token_of_another_client_is_invalid_grant(client: httpx.AsyncClient) -> None:
+    first = await code_flow(client)
+    response = await client.post("/token", data={"grant_type": "refresh_token", "client_id": "demo-public",
+                                                "refresh_token": first["refresh_token"]})
+    assert response.json()["error"] == "invalid_grant"
+
+
+async def test_refresh_with_openid_returns_a_new_id_token(client: httpx.AsyncClient) -> None:
+    first = await code_flow(client)
+    second = (await refresh(client, first["refresh_token"])).json()
+    assert second["id_token"] != first["id_token"]
+
+
+async def test_without_rotation_the_same_refresh_token_is_returned(client: httpx.AsyncClient, server) -> None:
+    server.reload(server.config.model_copy(update={
+        "server": server.config.server.model_copy(update={"refresh_rotation": False})}))
+    first = await code_flow(client)
+    second = (await refresh(client, first["refresh_token"])).json()
+    assert second["refresh_token"] == first["refresh_token"]
+    assert second["refresh_count"] == 1
+    third = (await refresh(client, first["refresh_token"])).json()
+    assert third["refresh_count"] == 2
