@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_op_auth.call import Call, read_call
-from mock_op_auth.config.schema import ResourceResponse, RespondAction, TokenAction
+from mock_op_auth.config.schema import RawResponse, TokenAction
 from mock_op_auth.core.issuer import Env
 from mock_op_auth.dialects import Dialect
 from mock_op_auth.dialects.base import json_response
@@ -51,6 +51,15 @@ class Handler(Protocol):
     def render_error(self, err: OAuthError, issuer: str) -> Response: ...
 
 
+class DialectErrors:
+    """Default ``render_error`` for handlers: whatever their dialect says an error looks like."""
+
+    dialect: Dialect
+
+    def render_error(self, err: OAuthError, issuer: str) -> Response:
+        return self.dialect.render_error(err)
+
+
 def claimed_client_id(call: Call) -> str | None:
     """The client a request says it comes from, before it is authenticated (to pick its scenario)."""
     try:
@@ -66,7 +75,7 @@ def claimed_client_id(call: Call) -> str | None:
     return None
 
 
-def raw_response(action: RespondAction | ResourceResponse) -> Response:
+def raw_response(action: RawResponse) -> Response:
     """A response exactly as a fixture spells it (a rule's ``respond`` or a resource's ``response``)."""
     if action.text is not None:
         return Response(action.text, status_code=action.status, headers=action.headers, media_type="text/plain")

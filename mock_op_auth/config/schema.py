@@ -90,7 +90,9 @@ class User(Model):
         return str(self.claims.get("sub", key))
 
 
-class ResourceResponse(Model):
+class RawResponse(Model):
+    """A response exactly as a fixture spells it: a resource's ``response`` or a rule's ``respond``."""
+
     status: int = Field(200, ge=100, le=599)
     json_body: Any = Field(None, alias="json")
     text: str | None = None
@@ -99,10 +101,14 @@ class ResourceResponse(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _one_body(self) -> ResourceResponse:
+    def _one_body(self) -> RawResponse:
         if self.json_body is not None and self.text is not None:
             raise ValueError("give json or text, not both")
         return self
+
+
+ResourceResponse = RawResponse
+RespondAction = RawResponse
 
 
 class Resource(Model):
@@ -111,7 +117,7 @@ class Resource(Model):
     scopes: list[str]
     api_key: bool = False
     dialect: DialectName = "rfc"
-    response: ResourceResponse = ResourceResponse()
+    response: RawResponse = RawResponse()
 
     @field_validator("path")
     @classmethod
@@ -140,15 +146,6 @@ class RuleMatch(Model):
     method: HttpMethod | None = None
 
 
-class RespondAction(Model):
-    status: int = Field(200, ge=100, le=599)
-    json_body: Any = Field(None, alias="json")
-    text: str | None = None
-    headers: dict[str, str] = {}
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
 class ErrorAction(Model):
     error: str
     error_description: str = ""
@@ -167,7 +164,7 @@ class TokenAction(Model):
 
 class Rule(Model):
     match: RuleMatch = RuleMatch()
-    respond: RespondAction | None = None
+    respond: RawResponse | None = None
     error: ErrorAction | None = None
     token: TokenAction | None = None
     delay_ms: int = Field(0, ge=0, le=600_000)

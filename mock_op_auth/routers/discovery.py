@@ -15,8 +15,7 @@ from mock_op_auth.core.pkce import METHODS
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.base import json_response
-from mock_op_auth.errors import OAuthError
-from mock_op_auth.runner import Facts, run
+from mock_op_auth.runner import DialectErrors, Facts, run
 from mock_op_auth.server import Server
 
 CACHE = {"Cache-Control": "public, max-age=60"}
@@ -62,7 +61,7 @@ def metadata(server: Server, issuer: str) -> dict[str, Any]:
     return doc
 
 
-class DocumentHandler:
+class DocumentHandler(DialectErrors):
     """A read-only JSON document (discovery, JWKS), still run through the engine and journal."""
 
     dialect = DIALECTS["rfc"]
@@ -76,9 +75,6 @@ class DocumentHandler:
 
     def act(self, server: Server, checked: None, env: Env, override: TokenAction | None) -> Response:
         return json_response(self.build(server, env.issuer), headers=CACHE)
-
-    def render_error(self, err: OAuthError, issuer: str) -> Response:
-        return self.dialect.render_error(err)
 
 
 def build_router() -> APIRouter:

@@ -16,8 +16,8 @@ from mock_op_auth.core.issuer import Env
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.base import NO_STORE, json_response
-from mock_op_auth.errors import InvalidRequestError, InvalidTokenError, OAuthError
-from mock_op_auth.runner import Facts, run
+from mock_op_auth.errors import InvalidRequestError, InvalidTokenError
+from mock_op_auth.runner import DialectErrors, Facts, run
 from mock_op_auth.server import Server
 from mock_op_auth.store import AccessToken
 
@@ -30,7 +30,7 @@ def _token_param(call: Call) -> str:
     return token
 
 
-class IntrospectHandler:
+class IntrospectHandler(DialectErrors):
     endpoint = "introspect"
     dialect = DIALECTS["rfc"]
 
@@ -58,11 +58,8 @@ class IntrospectHandler:
                 "scope": " ".join(grant.scope), "sub": grant.subject, "iat": refresh.issued_at,
                 "exp": int(refresh.expires_at), "iss": env.issuer}
 
-    def render_error(self, err: OAuthError, issuer: str) -> Response:
-        return self.dialect.render_error(err)
 
-
-class RevokeHandler:
+class RevokeHandler(DialectErrors):
     endpoint = "revoke"
     dialect = DIALECTS["rfc"]
 
@@ -91,9 +88,6 @@ class RevokeHandler:
                 return None
             return server.store.get_access(info.jti) if info.jti else None
         return server.store.get_access(token)
-
-    def render_error(self, err: OAuthError, issuer: str) -> Response:
-        return self.dialect.render_error(err)
 
 
 def build_router() -> APIRouter:

@@ -21,8 +21,8 @@ from mock_op_auth.core.issuer import Env
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.dialects import DIALECTS, Dialect
 from mock_op_auth.dialects.base import json_response
-from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError, OAuthError
-from mock_op_auth.runner import Facts, raw_response, run
+from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError
+from mock_op_auth.runner import DialectErrors, Facts, raw_response, run
 from mock_op_auth.server import Server
 
 
@@ -49,7 +49,7 @@ class Checked:
     token: TokenInfo
 
 
-class ResourceHandler:
+class ResourceHandler(DialectErrors):
     endpoint = "resource"
 
     def __init__(self, route: Resource) -> None:
@@ -71,9 +71,6 @@ class ResourceHandler:
 
     def act(self, server: Server, checked: Checked, env: Env, override: TokenAction | None) -> Response:
         return raw_response(checked.route.response)
-
-    def render_error(self, err: OAuthError, issuer: str) -> Response:
-        return self.dialect.render_error(err)
 
 
 def build_router() -> APIRouter:

@@ -14,14 +14,14 @@ from mock_op_auth.core.grants import TokenRequest
 from mock_op_auth.core.issuer import Env
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.dialects import DIALECTS, Dialect
-from mock_op_auth.errors import InvalidRequestError, OAuthError
-from mock_op_auth.runner import Facts, run
+from mock_op_auth.errors import InvalidRequestError
+from mock_op_auth.runner import DialectErrors, Facts, run
 from mock_op_auth.server import Server
 
 ALL_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
 
 
-class TokenHandler:
+class TokenHandler(DialectErrors):
     endpoint = "token"
 
     def __init__(self, dialect: Dialect, grants: tuple[str, ...] = ALL_GRANTS) -> None:
@@ -38,9 +38,6 @@ class TokenHandler:
 
     def act(self, server: Server, checked: TokenRequest, env: Env, override: TokenAction | None) -> Response:
         return self.dialect.token_response(server.tokens.act(checked, env, override))
-
-    def render_error(self, err: OAuthError, issuer: str) -> Response:
-        return self.dialect.render_error(err)
 
 
 def build_router() -> APIRouter:

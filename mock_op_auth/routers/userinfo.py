@@ -14,8 +14,8 @@ from mock_op_auth.core.issuer import Env, claims_for_scope
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.base import NO_STORE, json_response
-from mock_op_auth.errors import InsufficientScopeError, InvalidRequestError, OAuthError
-from mock_op_auth.runner import Facts, run
+from mock_op_auth.errors import InsufficientScopeError, InvalidRequestError
+from mock_op_auth.runner import DialectErrors, Facts, run
 from mock_op_auth.server import Server
 
 
@@ -28,7 +28,7 @@ def bearer_token(call: Call) -> str | None:
     return header or body
 
 
-class UserinfoHandler:
+class UserinfoHandler(DialectErrors):
     endpoint = "userinfo"
     dialect = DIALECTS["rfc"]
 
@@ -46,9 +46,6 @@ class UserinfoHandler:
         if override:
             claims.update(override.claims)
         return json_response({"sub": info.subject, **claims}, headers=NO_STORE)
-
-    def render_error(self, err: OAuthError, issuer: str) -> Response:
-        return self.dialect.render_error(err)
 
 
 def build_router() -> APIRouter:
