@@ -11,8 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_op_auth.config.schema import Rule
+from mock_op_auth.control_journal import JournaledRoute
 from mock_op_auth.core.clients import secrets_equal
 from mock_op_auth.deps import ServerDep
+from mock_op_auth.key_rotation import KeyRotation, rotate_keys
 
 
 def require_admin(request: Request, server: ServerDep) -> None:
@@ -58,8 +60,26 @@ class RuleList(BaseModel):
     rules: list[dict[str, Any]]
 
 
+class JournalEntry(BaseModel):
+    """One recorded request; ``params`` and ``headers`` have their secrets replaced by ``***``."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    time: float
+    method: str
+    path: str
+    endpoint: str
+    client_id: str | None = None
+    grant_type: str | None = None
+    status: int
+    scenario: str | None = None
+    rule: str | None = Field(None, description="the rule that acted: runtime:N or <scenario>:<index>")
+    params: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+
+
 class Journal(BaseModel):
-    requests: list[dict[str, Any]]
+    requests: list[JournalEntry]
 
 
 class ClockChange(BaseModel):
@@ -75,7 +95,8 @@ class ClockState(BaseModel):
 
 def build_router() -> APIRouter:
     public = APIRouter(prefix="/_mock", tags=["control"])
-    router = APIRouter(prefix="/_mock", tags=["control"], dependencies=[Depends(require_admin)])
+    router = APIRouter(prefix="/_mock", tags=["control"], dependencies=[Depends(require_admin)],
+                       route_class=JournaledRoute)
 
     @public.get("/health", response_model=Health, summary="Ready once fixtures are loaded")
     async def health() -> Health:
@@ -116,7 +137,7 @@ def build_router() -> APIRouter:
     @router.get("/requests", response_model=Journal, summary="The request journal, oldest first, secrets masked")
     async def requests(server: ServerDep, endpoint: Annotated[str | None, Query()] = None,
                        client_id: Annotated[str | None, Query()] = None) -> Journal:
-        return Journal(requests=server.journal.entries(endpoint, client_id))
+        return Journal.model_validate({"requests": server.journal.entries(endpoint, client_id)})
 
     @router.delete("/requests", status_code=204, summary="Empty the request journal")
     async def clear_requests(server: ServerDep) -> None:
@@ -135,6 +156,11 @@ def build_router() -> APIRouter:
         else:
             server.clock.set(change.set)  # type: ignore[arg-type]
         return await clock(server)
+
+    @router.post("/keys/rotate", response_model=KeyRotation,
+                 summary="New signing key; the old ones stay in the JWKS until their tokens expire")
+    async def rotate(server: ServerDep) -> KeyRotation:
+        return rotate_keys(server)
 
     root = APIRouter()
     root.include_router(public)
