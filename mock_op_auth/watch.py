@@ -79,6 +79,8 @@ def lifespan(server: Server, settings: Settings) -> Callable[[Any], AbstractAsyn
         task = None
         if settings.watch and settings.fixtures:
             task = asyncio.create_task(watch_fixtures(server, settings.fixtures))
+        elif settings.watch:
+            log.warning("--watch has nothing to watch: no --fixtures given, the embedded default is served")
         try:
             yield
         finally:
