@@ -65,8 +65,12 @@ async def test_clock_reads_advances_and_sets(client: httpx.AsyncClient) -> None:
     assert moved["now"] == pytest.approx(start["now"] + 3600, abs=5)
     pinned = (await client.post("/_mock/clock", json={"set": 2_000_000_000})).json()
     assert pinned["now"] == pytest.approx(2_000_000_000, abs=2)
-    for bad in ({}, {"advance": 1, "set": 2}, {"advance": "soon"}, {"rewind": 1}):
+    for bad in ({}, {"advance": 1, "set": 2}, {"advance": "soon"}, {"rewind": 1}, {"set": -1}, {"set": 1e300},
+                {"advance": 1e300}):
         assert (await client.post("/_mock/clock", json=bad)).status_code == 422
+    nan = await client.post("/_mock/clock", content=b'{"advance": NaN}', headers={"Content-Type": "application/json"})
+    assert nan.status_code == 422
+    assert (await client.get("/_mock/clock")).json()["now"] == pytest.approx(2_000_000_000, abs=2)
     await client.post("/_mock/reset")
     assert (await client.get("/_mock/clock")).json()["offset"] == 0
 
@@ -233,3 +237,15 @@ async def test_control_api_is_in_the_openapi_document_with_models(client: httpx.
     assert rule_body == {"$ref": "#/components/schemas/Rule"}
     journal = paths["/_mock/requests"]["get"]
     assert {p["name"] for p in journal["parameters"]} == {"endpoint", "client_id"}
+
+
+async def test_setting_the_clock_moves_expiry_both_ways(client: httpx.AsyncClient) -> None:
+    access = (await client_credentials(client))["access_token"]
+    exp = jwt.decode(access, options={"verify_signature": False})["exp"]
+    await client.post("/_mock/clock", json={"set": exp})
+    assert (await accounts(client, access)).status_code == 401
+    await client.post("/_mock/clock", json={"set": exp - 10})
+    assert (await accounts(client, access)).status_code == 200
+    await client.post("/_mock/clock", json={"set": exp - 7200})  # before iat: not valid yet
+    refused = await accounts(client, access)
+    assert refused.status_code == 401 and "not valid yet" in refused.headers["www-authenticate"]

@@ -219,6 +219,10 @@ async def test_environment_variable_picks_the_default_scenario(monkeypatch: pyte
     {"match": {"endpoint": "token"}, "respond": {"status": 500}, "times": 0},
     {"match": {"endpoint": "token"}, "respond": {"status": 500}, "colour": "red"},
     {"match": {"endpoint": "token"}, "error": {"error": "x", "status": 302}},
+    {"match": {"endpoint": "token"}, "respond": {"headers": {"X-Split": "a\r\nSet-Cookie: b"}}},
+    {"match": {"endpoint": "token"}, "respond": {"headers": {"X-€": "1"}}},
+    {"match": {"endpoint": "token"}, "respond": {"headers": {"Content-Length": "5"}}},
+    {"match": {"endpoint": "token"}, "delay_ms": -1},
 ])
 async def test_malformed_rule_is_422_and_changes_nothing(client: httpx.AsyncClient, rule: dict[str, Any]) -> None:
     response = await client.post("/_mock/rules", json=rule)
@@ -243,3 +247,15 @@ async def test_scenarios_lists_the_fixtures_scenarios(client: httpx.AsyncClient)
     names = {s["name"]: s for s in body["scenarios"]}
     assert {"token-outage", "consent-pending", "login-denied"} <= set(names)
     assert names["login-denied"]["active"] is True and names["token-outage"]["rules"] == 1
+
+
+async def test_token_action_sets_the_refresh_token_lifetime(client: httpx.AsyncClient) -> None:
+    await add_rule(client, match={"endpoint": "token"}, token={"refresh_token_expires_in": 120})
+    code = await get_code(client)
+    body = (await client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                              "redirect_uri": REDIRECT}, auth=CLIENT)).json()
+    assert body["refresh_token_expires_in"] == 120
+    await client.post("/_mock/clock", json={"advance": 121})
+    refused = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+                                auth=CLIENT)
+    assert refused.json()["error"] == "invalid_grant"

@@ -84,8 +84,12 @@ class Journal(BaseModel):
 
 class ClockChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    advance: float | None = Field(None, description="seconds to move the clock forward (or back, if negative)")
-    set: float | None = Field(None, description="the epoch seconds the clock should read now")
+    advance: float | None = Field(None, allow_inf_nan=False,
+                                  description="seconds to move the clock forward (or back, if negative)")
+    set: float | None = Field(None, allow_inf_nan=False, description="the epoch seconds the clock should read now")
+
+
+MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class ClockState(BaseModel):
@@ -151,6 +155,9 @@ def build_router() -> APIRouter:
     async def move_clock(change: ClockChange, server: ServerDep) -> ClockState:
         if (change.advance is None) == (change.set is None):
             raise HTTPException(422, "give exactly one of advance or set")
+        target = server.clock.now() + change.advance if change.advance is not None else change.set
+        if not 0 <= target <= MAX_EPOCH:  # type: ignore[operator]
+            raise HTTPException(422, f"the clock must stay between 0 and {MAX_EPOCH} (the year 9999)")
         if change.advance is not None:
             server.clock.advance(change.advance)
         else:
