@@ -92,3 +92,20 @@ def test_watch_reloads_a_changed_fixture_and_refuses_a_broken_one(served: tuple[
     client.put("/_mock/scenario", json={"name": None})
     assert token(client, "second").status_code == 200  # the last good configuration is still served
     assert token(client, "third").status_code == 401
+
+
+def test_a_directory_is_watched_as_a_whole(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from mock_op_auth import Settings, create_app, load_fixtures
+    from mock_op_auth.watch import reload_once, signature
+
+    write(tmp_path / "a.yaml", FIXTURE)
+    server = create_app(load_fixtures(tmp_path), Settings()).state.server
+    before = signature(tmp_path)
+    write(tmp_path / "b.yml", {"users": {"zoe": {}}})
+    assert signature(tmp_path) != before  # a new file counts as a change
+    assert reload_once(server, tmp_path)
+    assert "zoe" in server.config.users
+    write(tmp_path / "c.json", '{"clients": {"first": {"secret": "again", "grant_types": ["client_credentials"]}}}')
+    assert not reload_once(server, tmp_path)
+    assert "duplicate id" in caplog.text and "c.json" in caplog.text
+    assert server.config.clients["first"].secret == "first-secret"
