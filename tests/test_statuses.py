@@ -79,3 +79,13 @@ async def test_max_refresh_count_from_a_scenario(client: httpx.AsyncClient, serv
     assert refused.json() == {"error": "invalid_grant", "error_description": "the refresh limit of 2 has been reached"}
     await client.put("/_mock/scenario", json={"name": None})
     assert (await refresh(client, token)).status_code == 200  # the limit belongs to the scenario
+
+
+async def test_a_pending_refresh_leaves_the_refresh_token_usable(client: httpx.AsyncClient) -> None:
+    token = (await code_flow(client))["refresh_token"]
+    await client.post("/_mock/rules", json={"match": {"grant_type": "refresh_token"}, "token": {"status": "pending"},
+                                            "times": 1})
+    pending = (await refresh(client, token)).json()
+    assert pending["status"] == "pending" and "refresh_token" not in pending
+    again = await refresh(client, token)
+    assert again.status_code == 200 and again.json()["status"] == "approved"
