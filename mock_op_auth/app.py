@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_op_auth import __version__
+from mock_op_auth import __version__, watch
 from mock_op_auth.call import MAX_BODY_BYTES
 from mock_op_auth.config.loader import load_default
 from mock_op_auth.config.schema import Config
@@ -63,7 +63,8 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
     server = server or Server(config or load_default(), settings)
     app = FastAPI(title="mock-op-auth", version=__version__,
                   description="Scenario-driven mock of OP's OAuth 2.0 / OpenID Connect authorization server",
-                  docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json")
+                  docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json",
+                  lifespan=watch.lifespan(server, settings))
     app.state.server = server
     for module in (control, discovery, authorize, token, introspection, userinfo, resources):
         app.include_router(module.build_router())

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--fixtures", metavar="PATH", help="a fixture file or a directory of them")
     serve.add_argument("--issuer", metavar="URL", help="fixed issuer; default: each request's scheme and host")
+    serve.add_argument("--watch", action="store_true", default=None,
+                       help="reload the fixture files when they change; a bad file is refused")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
     check = commands.add_parser("check", help="validate fixture files")
     check.add_argument("paths", nargs="+", metavar="PATH")
@@ -40,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {k: v for k, v in {
         "host": args.host, "port": args.port, "fixtures": args.fixtures, "issuer": args.issuer,
-        "log_level": args.log_level,
+        "log_level": args.log_level, "watch": getattr(args, "watch", None),
     }.items() if v is not None}
     return Settings(**flags)
 

@@ -1,10 +1,11 @@
 """The documentation's shell examples run exactly as written against a live server.
 
-Every ```sh block in README.md and docs/*.md that talks to http://127.0.0.1:8080 is run, in
-order, as one bash script per file, against a fresh `mock-op-auth serve` (the port rewritten
-to a free one). A file may say how its server is started with a line
-``<!-- serve: --fixtures fixtures/x.yaml -->``, and what the output must contain with lines
-``<!-- expect: TEXT -->``; a block right after ``<!-- no-test -->`` is skipped.
+Every ```sh block in README.md and docs/*.md is read in order, as a user would follow it: a
+line ``[VAR=value ...] mock-op-auth serve [flags]`` starts a fresh server (the default one
+when a file has none), and the commands after it run as one bash script against it, with
+``127.0.0.1:8080`` rewritten to the server's free port. Blocks that never mention
+``127.0.0.1:8080`` or start a server are not run; a block right after ``<!-- no-test -->`` is
+skipped. ``<!-- expect: TEXT -->`` lines in a file name text its examples' output must contain.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,33 +25,57 @@ from tests.test_cli import CLI, free_port, wait_ready
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(<!-- no-test -->\s*)?```sh\n(.*?)```", re.S)
-SERVE = re.compile(r"<!-- serve: (.*?) -->")
+SERVE = re.compile(r"^((?:[A-Z_][A-Z0-9_]*=\S+\s+)*)(?:\.venv/bin/)?mock-op-auth serve\b(.*)$")
 EXPECT = re.compile(r"<!-- expect: (.*?) -->")
 
 
-def scripts(path: Path) -> list[str]:
-    text = path.read_text()
-    return [body for skip, body in BLOCK.findall(text) if not skip and "127.0.0.1:8080" in body]
+@dataclass
+class Segment:
+    """Commands run against one server, started with ``env`` and ``args``."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
 
 
-@pytest.mark.parametrize("doc", [d for d in DOCS if scripts(d)], ids=lambda d: d.name)
-def test_shell_examples_run_as_written(doc: Path, tmp_path: Path) -> None:
+def segments(path: Path) -> list[Segment]:
+    found = [Segment()]
+    for skip, body in BLOCK.findall(path.read_text()):
+        if skip or ("127.0.0.1:8080" not in body and "mock-op-auth serve" not in body):
+            continue
+        for line in body.splitlines():
+            match = SERVE.match(line.strip())
+            if match:
+                env = dict(item.split("=", 1) for item in match.group(1).split())
+                found.append(Segment(env, shlex.split(match.group(2))))
+            else:
+                found[-1].lines.append(line)
+    return [s for s in found if any(line.strip() and not line.lstrip().startswith("#") for line in s.lines)]
+
+
+def run_segment(segment: Segment) -> subprocess.CompletedProcess[str]:
     port = free_port()
-    serve = SERVE.search(doc.read_text())
-    extra = shlex.split(serve.group(1)) if serve else []
-    script = "\n".join(scripts(doc)).replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-    script = script.replace("mock-op-auth ", f"{shlex.quote(sys.executable)} -m mock_op_auth ")
+    args = [a for a in segment.args if a not in ("--port", "8080")]
+    script = "\n".join(segment.lines).replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    env = {**os.environ, **segment.env, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     url = f"http://127.0.0.1:{port}"
-    with subprocess.Popen([*CLI, "serve", "--port", str(port), "--log-level", "warning", *extra], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen([*CLI, "serve", *args, "--port", str(port), "--log-level", "warning"], cwd=ROOT,
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
         try:
             wait_ready(url, proc)
-            result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, capture_output=True,
-                                    text=True, timeout=120, env={**os.environ, "PATH": f"{Path(sys.executable).parent}:"
-                                                                 f"{os.environ.get('PATH', '')}"})
+            return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=120, env=env)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    assert result.returncode == 0, f"{doc.name} examples failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if segments(d)], ids=lambda d: d.name)
+def test_shell_examples_run_as_written(doc: Path) -> None:
+    output = ""
+    for segment in segments(doc):
+        result = run_segment(segment)
+        assert result.returncode == 0, f"{doc.name} examples failed:\n{result.stdout}\n{result.stderr}"
+        output += result.stdout
     for expected in EXPECT.findall(doc.read_text()):
-        assert expected in result.stdout, f"{doc.name}: {expected!r} not in the output:\n{result.stdout}"
+        assert expected in output, f"{doc.name}: {expected!r} not in the output:\n{output}"

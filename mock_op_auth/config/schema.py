@@ -90,6 +90,22 @@ class User(Model):
         return str(self.claims.get("sub", key))
 
 
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SERVER_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers a fixture may set: RFC 9110 token names, printable ASCII values, none the server owns."""
+    for name, value in headers.items():
+        if not name or not set(name) <= _TOKEN_CHARS:
+            raise ValueError(f"{name!r} is not a valid header name")
+        if name.lower() in _SERVER_HEADERS:
+            raise ValueError(f"{name} is set by the server, not by a fixture")
+        if any(not (" " <= c <= "~" or c == "\t") for c in value):
+            raise ValueError(f"the value of {name} must be printable ASCII (no line breaks)")
+    return headers
+
+
 class RawResponse(Model):
     """A response exactly as a fixture spells it: a resource's ``response`` or a rule's ``respond``."""
 
@@ -99,6 +115,11 @@ class RawResponse(Model):
     headers: dict[str, str] = {}
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        return check_headers(headers)
 
     @model_validator(mode="after")
     def _one_body(self) -> RawResponse:

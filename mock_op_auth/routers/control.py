@@ -11,8 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_op_auth.config.schema import Rule
+from mock_op_auth.control_journal import JournaledRoute
 from mock_op_auth.core.clients import secrets_equal
 from mock_op_auth.deps import ServerDep
+from mock_op_auth.key_rotation import KeyRotation, rotate_keys
 
 
 def require_admin(request: Request, server: ServerDep) -> None:
@@ -58,14 +60,36 @@ class RuleList(BaseModel):
     rules: list[dict[str, Any]]
 
 
+class JournalEntry(BaseModel):
+    """One recorded request; ``params`` and ``headers`` have their secrets replaced by ``***``."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    time: float
+    method: str
+    path: str
+    endpoint: str
+    client_id: str | None = None
+    grant_type: str | None = None
+    status: int
+    scenario: str | None = None
+    rule: str | None = Field(None, description="the rule that acted: runtime:N or <scenario>:<index>")
+    params: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+
+
 class Journal(BaseModel):
-    requests: list[dict[str, Any]]
+    requests: list[JournalEntry]
 
 
 class ClockChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    advance: float | None = Field(None, description="seconds to move the clock forward (or back, if negative)")
-    set: float | None = Field(None, description="the epoch seconds the clock should read now")
+    advance: float | None = Field(None, allow_inf_nan=False,
+                                  description="seconds to move the clock forward (or back, if negative)")
+    set: float | None = Field(None, allow_inf_nan=False, description="the epoch seconds the clock should read now")
+
+
+MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class ClockState(BaseModel):
@@ -75,7 +99,8 @@ class ClockState(BaseModel):
 
 def build_router() -> APIRouter:
     public = APIRouter(prefix="/_mock", tags=["control"])
-    router = APIRouter(prefix="/_mock", tags=["control"], dependencies=[Depends(require_admin)])
+    router = APIRouter(prefix="/_mock", tags=["control"], dependencies=[Depends(require_admin)],
+                       route_class=JournaledRoute)
 
     @public.get("/health", response_model=Health, summary="Ready once fixtures are loaded")
     async def health() -> Health:
@@ -116,7 +141,7 @@ def build_router() -> APIRouter:
     @router.get("/requests", response_model=Journal, summary="The request journal, oldest first, secrets masked")
     async def requests(server: ServerDep, endpoint: Annotated[str | None, Query()] = None,
                        client_id: Annotated[str | None, Query()] = None) -> Journal:
-        return Journal(requests=server.journal.entries(endpoint, client_id))
+        return Journal.model_validate({"requests": server.journal.entries(endpoint, client_id)})
 
     @router.delete("/requests", status_code=204, summary="Empty the request journal")
     async def clear_requests(server: ServerDep) -> None:
@@ -130,11 +155,19 @@ def build_router() -> APIRouter:
     async def move_clock(change: ClockChange, server: ServerDep) -> ClockState:
         if (change.advance is None) == (change.set is None):
             raise HTTPException(422, "give exactly one of advance or set")
+        target = server.clock.now() + change.advance if change.advance is not None else change.set
+        if not 0 <= target <= MAX_EPOCH:  # type: ignore[operator]
+            raise HTTPException(422, f"the clock must stay between 0 and {MAX_EPOCH} (the year 9999)")
         if change.advance is not None:
             server.clock.advance(change.advance)
         else:
             server.clock.set(change.set)  # type: ignore[arg-type]
         return await clock(server)
+
+    @router.post("/keys/rotate", response_model=KeyRotation,
+                 summary="New signing key; the old ones stay in the JWKS until their tokens expire")
+    async def rotate(server: ServerDep) -> KeyRotation:
+        return rotate_keys(server)
 
     root = APIRouter()
     root.include_router(public)

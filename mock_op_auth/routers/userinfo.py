@@ -52,8 +52,8 @@ def build_router() -> APIRouter:
     router = APIRouter(tags=["oidc"])
     handler = UserinfoHandler()
 
-    @router.api_route("/userinfo", methods=["GET", "POST"], summary="UserInfo endpoint (OIDC Core §5.3)",
-                      response_model=None)
+    @router.get("/userinfo", summary="UserInfo endpoint (OIDC Core §5.3)", response_model=None)
+    @router.post("/userinfo", summary="UserInfo endpoint (OIDC Core §5.3)", response_model=None)
     async def userinfo(request: Request, server: ServerDep) -> Any:
         return await run(server, request, handler)
 
