@@ -23,7 +23,13 @@ from mock_op_auth.clock import Clock
 from mock_op_auth.config.schema import Client
 from mock_op_auth.core.clients import secrets_equal
 from mock_op_auth.core.issuer import Env
-from mock_op_auth.errors import CustomOAuthError, InvalidApiKeyError, InvalidRequestError, OAuthError
+from mock_op_auth.errors import (
+    CustomOAuthError,
+    InvalidApiKeyError,
+    InvalidRequestError,
+    MissingApiKeyError,
+    OAuthError,
+)
 from mock_op_auth.keys import random_token, verify_with_jwks
 from mock_op_auth.store import RegisteredClient, Store
 
@@ -67,7 +73,7 @@ class RegistrationService:
     def check(self, call: Call, env: Env) -> Registration:
         api_key = call.header("x-api-key")
         if not api_key:
-            raise InvalidApiKeyError("x-api-key is missing")
+            raise MissingApiKeyError()
         if not any(c.api_key and secrets_equal(api_key, c.api_key) for c in env.config.clients.values()):
             raise InvalidApiKeyError("x-api-key is not the API key of a known application")
         if call.content_type != "application/jwt":

@@ -22,6 +22,7 @@ from mock_op_auth.errors import (
     InvalidApiKeyError,
     InvalidRequestError,
     InvalidTokenError,
+    MissingApiKeyError,
     OAuthError,
 )
 
@@ -51,7 +52,7 @@ def fault_for(err: BearerError) -> tuple[str, str]:
     if isinstance(err, InsufficientScopeError):
         return FAULTS["insufficient_scope"]
     if isinstance(err, InvalidApiKeyError):
-        return FAULTS["api_key_missing" if "missing" in err.description else "api_key"]
+        return FAULTS["api_key_missing" if isinstance(err, MissingApiKeyError) else "api_key"]
     if isinstance(err, InvalidTokenError):
         return FAULTS.get(err.reason, _INVALID)
     return _INVALID

@@ -29,6 +29,7 @@ from mock_op_auth.errors import (
     InsufficientScopeError,
     InvalidApiKeyError,
     InvalidRequestError,
+    MissingApiKeyError,
     OAuthError,
 )
 from mock_op_auth.routers.discovery import DocumentHandler
@@ -83,7 +84,7 @@ class IntentsHandler:
         info = server.bearer.validate(call.bearer, server.issuers(env.issuer), server.audiences(env.issuer))
         given = call.header("x-api-key")
         if not given:
-            raise InvalidApiKeyError("x-api-key is missing")
+            raise MissingApiKeyError()
         client = env.config.clients.get(info.client_id)
         if client is None or not client.api_key or not secrets_equal(given, client.api_key):
             raise InvalidApiKeyError()

@@ -33,6 +33,7 @@ from mock_op_auth.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
+    MissingApiKeyError,
 )
 from mock_op_auth.routers.token import ALL_GRANTS, TokenHandler
 from mock_op_auth.runner import Facts, run
@@ -90,7 +91,7 @@ class Psd2TokenHandler(TokenHandler):
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, TokenRequest]:
         api_key = call.header("x-api-key")
         if not api_key:
-            raise InvalidApiKeyError("x-api-key is missing")
+            raise MissingApiKeyError()
         facts, req = super().check(server, call, env)
         if req.client.method != "client_secret_post":
             raise InvalidClientError("send client_id and client_secret in the form body (client_secret_post)")
