@@ -127,9 +127,9 @@ async def verify_id_token(client: httpx.AsyncClient, token: str, nonce: str | No
     return claims
 
 
-async def psd2_authorized(client: httpx.AsyncClient) -> dict[str, Any]:
+async def psd2_authorized(client: httpx.AsyncClient, intent_body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Intent → signed authorize → code exchanged; returns the token body and the intent id."""
-    intent = await create_intent(client)
+    intent = await create_intent(client, intent_body)
     response = await authorize(client, request_object(intent["authorizationId"]))
     assert response.status_code == 302, response.text
     code = fragment_of(response.headers["location"])["code"]

@@ -387,3 +387,15 @@ async def test_psd2_jwks_verifies_the_id_tokens(client: httpx.AsyncClient) -> No
     response = await client.get("/oauth/jwks/PSD2_OIDC")
     assert response.status_code == 200
     assert response.json() == (await client.get("/jwks")).json()
+
+
+async def test_refresh_is_refused_once_the_intent_has_expired(client: httpx.AsyncClient) -> None:
+    now = await mock_now(client)
+    tokens = await psd2_authorized(client, {"expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 7200))})
+    await client.post("/_mock/clock", json={"advance": 7201})
+    token = await psd2_client_credentials(client)
+    read = await client.get(f"{INTENTS}/{tokens['authorizationId']}", headers=bearer(token))
+    assert read.json()["status"] == "Expired"
+    response = await psd2_token(client, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_grant", "error_description": "the authorization is Expired"}

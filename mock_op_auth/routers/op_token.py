@@ -101,9 +101,10 @@ class Psd2TokenHandler(TokenHandler):
         if req.grant_type == "client_credentials" and (
                 len(req.scope) != 1 or req.scope[0] not in PSD2_CLIENT_CREDENTIALS_SCOPES):
             raise InvalidScopeError("client credentials take scope accounts or payments")
-        if req.grant_type == "authorization_code" and req.code is not None:
-            intent_id = req.code.extra_claims.get("authorizationId")
-            intent = IntentService(server.store, server.clock).current(str(intent_id)) if intent_id else None
+        bound = req.code or req.grant  # a code or a refresh token lives only while its intent is Authorized
+        intent_id = bound.extra_claims.get("authorizationId") if bound is not None else None
+        if intent_id and req.grant_type in ("authorization_code", "refresh_token"):
+            intent = IntentService(server.store, server.clock).current(str(intent_id))
             if intent is not None and intent.status != "Authorized":
                 raise InvalidGrantError(f"the authorization is {intent.status}")
         return facts, req
