@@ -38,7 +38,7 @@ class Server:
         self.bearer = BearerValidator(self.keys, self.store, self.clock)
         self.authorizer = AuthorizeService(self.store, self.clock)
         self._issuers: dict[str, None] = {}
-        self._merged: tuple[tuple[object, ...], Config] | None = None
+        self._merged: tuple[Config, tuple[str, ...], Config] | None = None  # (fixture, registered ids, merged)
         self._lock = threading.Lock()
 
     def env(self, issuer: str, server: ServerConfig, dialect: Dialect) -> Env:
@@ -49,13 +49,13 @@ class Server:
         registered = self.store.registered_clients()
         if not registered:
             return self.config
-        key = (id(self.config), tuple(r.client_id for r in registered))
+        ids = tuple(r.client_id for r in registered)
         cached = self._merged
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        if cached is not None and cached[0] is self.config and cached[1] == ids:
+            return cached[2]
         clients = {r.client_id: Client.model_validate(r.fields) for r in registered}
         merged = self.config.model_copy(update={"clients": {**clients, **self.config.clients}})
-        self._merged = (key, merged)
+        self._merged = (self.config, ids, merged)
         return merged
 
     def note_issuer(self, issuer: str) -> None:
