@@ -127,3 +127,15 @@ async def test_registered_clients_are_forgotten_on_reset(client: httpx.AsyncClie
         "grant_type": "client_credentials", "scope": "accounts", "client_id": body["client_id"],
         "client_secret": body["client_secret"]})
     assert token.status_code == 401 and token.json()["error"] == "invalid_client"
+
+
+async def test_registered_clients_survive_a_fixture_reload() -> None:
+    app = app_for("op-psd2")
+    async with http(app) as client:
+        body = (await register(client, registration(time.time()))).json()
+        server = app.state.server
+        server.reload(server.config.model_copy(update={"users": {}}))
+        token = await client.post("/oauth/token", headers={"x-api-key": "tpp-api-key"}, data={
+            "grant_type": "client_credentials", "scope": "accounts", "client_id": body["client_id"],
+            "client_secret": body["client_secret"]})
+        assert token.status_code == 200
