@@ -19,6 +19,7 @@ Each dialect (``dialects/``) renders these; nothing here builds a response body.
         ├── InvalidTokenError       401 invalid_token, with a reason
         ├── InsufficientScopeError  403 insufficient_scope, with the scope needed
         └── InvalidApiKeyError      401 invalid_token (x-api-key missing or wrong)
+            └── MissingApiKeyError  401 invalid_token (no x-api-key at all)
 
 FixtureError is separate: a fixture file that cannot be loaded.
 """
@@ -148,6 +149,13 @@ class InvalidApiKeyError(BearerError):
     status = 401
 
     def __init__(self, description: str = "x-api-key is missing or does not match the token's client") -> None:
+        super().__init__(description)
+
+
+class MissingApiKeyError(InvalidApiKeyError):
+    """No ``x-api-key`` header at all (Apigee answers this differently from a wrong key)."""
+
+    def __init__(self, description: str = "x-api-key is missing") -> None:
         super().__init__(description)
 
 

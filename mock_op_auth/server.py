@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 from mock_op_auth.clock import Clock
-from mock_op_auth.config.schema import Config, ServerConfig
+from mock_op_auth.config.schema import Client, Config, ServerConfig
 from mock_op_auth.core.authorize import AuthorizeService
 from mock_op_auth.core.bearer import BearerValidator
 from mock_op_auth.core.grants import TokenService
@@ -38,10 +38,25 @@ class Server:
         self.bearer = BearerValidator(self.keys, self.store, self.clock)
         self.authorizer = AuthorizeService(self.store, self.clock)
         self._issuers: dict[str, None] = {}
+        self._merged: tuple[Config, tuple[str, ...], Config] | None = None  # (fixture, registered ids, merged)
         self._lock = threading.Lock()
 
     def env(self, issuer: str, server: ServerConfig, dialect: Dialect) -> Env:
-        return Env(self.config, server, issuer, dialect.shape(server))
+        return Env(self.client_config(), server, issuer, dialect.shape(server))
+
+    def client_config(self) -> Config:
+        """The fixture with clients registered at runtime (PSD2 registration) added; fixture ids win."""
+        registered = self.store.registered_clients()
+        if not registered:
+            return self.config
+        ids = tuple(r.client_id for r in registered)
+        cached = self._merged
+        if cached is not None and cached[0] is self.config and cached[1] == ids:
+            return cached[2]
+        clients = {r.client_id: Client.model_validate(r.fields) for r in registered}
+        merged = self.config.model_copy(update={"clients": {**clients, **self.config.clients}})
+        self._merged = (self.config, ids, merged)
+        return merged
 
     def note_issuer(self, issuer: str) -> None:
         """Remember an issuer this server answered as, so tokens it issued verify from any host."""

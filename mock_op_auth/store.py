@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from mock_op_auth.clock import Clock
 
@@ -82,6 +82,40 @@ class RefreshToken:
     active: bool = True
 
 
+# --- PSD2 state: intents (AIS consents) and clients registered at runtime (op-auth.md §4.1, §4.3) ---
+
+IntentStatus = Literal["Unauthorized", "Authorized", "Rejected", "Revoked", "Expired"]
+INTENT_RETENTION = 30 * 86400  # an expired intent still answers GET (status Expired) for this long
+MAX_REGISTERED_CLIENTS = 10_000
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A PSD2 authorization (``authorizationId``): what the PSU approves and what revokes its tokens."""
+
+    id: str
+    client_id: str
+    status: IntentStatus
+    created_at: float
+    expires_at: float
+    modified_at: float | None = None
+    authorized_at: float | None = None
+    transaction_from: str | None = None
+    transaction_to: str | None = None
+    subject: str | None = None
+    user: str | None = None  # the fixture user who authorized it
+    grant_ids: tuple[str, ...] = ()  # grants issued on this intent: revoking it revokes them
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """A client registered at runtime (``/tpp-registration/register``): the fixture ``Client`` fields."""
+
+    client_id: str
+    fields: dict[str, Any]
+    issued_at: int
+
+
 class Store(Protocol):
     """What services need from state; every method is atomic."""
 
@@ -96,6 +130,11 @@ class Store(Protocol):
     def revoke_grant(self, grant_id: str) -> None: ...
     def live_access_tokens(self) -> list[AccessToken]: ...
     def clear(self) -> None: ...
+    # PSD2 state
+    def put_intent(self, intent: Intent) -> None: ...
+    def get_intent(self, intent_id: str) -> Intent | None: ...
+    def put_registered_client(self, client: RegisteredClient) -> None: ...
+    def registered_clients(self) -> list[RegisteredClient]: ...
 
 
 class _Table(Generic[V]):
@@ -144,6 +183,8 @@ class MemoryStore:
         self._access: _Table[AccessToken] = _Table(lambda t: t.expires_at, limit)
         self._refresh: _Table[RefreshToken] = _Table(lambda t: t.expires_at, limit)
         self._access_by_grant: dict[str, set[str]] = {}
+        self._intents: _Table[Intent] = _Table(lambda i: i.expires_at + INTENT_RETENTION, limit)
+        self._clients: dict[str, RegisteredClient] = {}
 
     def _write(self, table: _Table[Any], key: str, row: Any) -> None:
         now = self._clock.now()
@@ -154,7 +195,7 @@ class MemoryStore:
                 self._purge(now)
 
     def _purge(self, now: float) -> None:
-        for table in (self._codes, self._grants, self._access, self._refresh):
+        for table in (self._codes, self._grants, self._access, self._refresh, self._intents):
             table.purge(now)
         live = {g.id for g in self._grants.values()}
         for grant_id in [g for g in self._access_by_grant if g not in live]:
@@ -206,9 +247,28 @@ class MemoryStore:
 
     def clear(self) -> None:
         with self._lock:
-            for table in (self._codes, self._grants, self._access, self._refresh):
+            for table in (self._codes, self._grants, self._access, self._refresh, self._intents):
                 table.clear()
             self._access_by_grant.clear()
+            self._clients.clear()
+
+    # --- PSD2 state ---
+
+    def put_intent(self, intent: Intent) -> None:
+        self._write(self._intents, intent.id, intent)
+
+    def get_intent(self, intent_id: str) -> Intent | None:
+        return self._intents.get(intent_id)
+
+    def put_registered_client(self, client: RegisteredClient) -> None:
+        with self._lock:
+            if client.client_id not in self._clients and len(self._clients) >= MAX_REGISTERED_CLIENTS:
+                del self._clients[next(iter(self._clients))]
+            self._clients[client.client_id] = client
+
+    def registered_clients(self) -> list[RegisteredClient]:
+        with self._lock:
+            return list(self._clients.values())
 
     def sizes(self) -> dict[str, int]:
         return {"codes": len(self._codes), "grants": len(self._grants),

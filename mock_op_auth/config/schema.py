@@ -32,6 +32,32 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ApigeeSettings(Model):
+    """OP's general API path (``/auth/v2/accesstoken``, Apigee Edge): its lifetimes and wire choices.
+
+    Defaults follow OP's sample (op-auth.md §2.1); ``token_type`` and ``issued_at_unit`` let a
+    fixture follow OP's authentication page instead (``Bearer``, seconds).
+    """
+
+    access_token_ttl: int = Field(86399, gt=0)
+    refresh_token_ttl: int = Field(1799, gt=0)
+    token_type: str = "BearerToken"
+    issued_at_unit: Literal["ms", "s"] = "ms"
+    extra_fields: bool = False  # add Apigee's issued_at, client_id, application_name, api_product_list, ...
+    organization_name: str = "op-developer"
+    developer_email: str = "developer@example.com"
+
+
+PSD2_AUDIENCES = ("https://mtls-apis.psd2-sandbox.op.fi", "https://mtls.apis.op.fi")
+
+
+class Psd2Settings(Model):
+    """OP's PSD2 profile: which ``aud`` a request object may name (besides this issuer), intent lifetime."""
+
+    audiences: list[str] = list(PSD2_AUDIENCES)
+    intent_ttl: int = Field(90 * 86400, gt=0)  # an AIS consent lasts at most 90 days (op-auth.md §2.4)
+
+
 class ServerConfig(Model):
     access_token_ttl: int = Field(3600, gt=0)
     refresh_token_ttl: int = Field(1800, gt=0)
@@ -45,6 +71,8 @@ class ServerConfig(Model):
     max_refresh_count: int | None = Field(None, ge=0)
     default_scenario: str | None = None
     journal_size: int = Field(1000, ge=1, le=100_000)
+    apigee: ApigeeSettings = ApigeeSettings()  # OP dialects (docs/op-dialects.md)
+    psd2: Psd2Settings = Psd2Settings()
 
 
 class Client(Model):

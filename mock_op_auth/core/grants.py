@@ -109,7 +109,8 @@ class _Base:
         now = self.clock.now_int()
         return Grant(id=secrets.token_urlsafe(12), client_id=req.client_id, subject=req.subject, user=req.user,
                      scope=req.scope, auth_time=auth_time, created_at=now,
-                     refresh_expires_at=now + env.server.refresh_token_ttl, expires_at=now, extra_claims=extra)
+                     refresh_expires_at=now + (env.shape.refresh_ttl or env.server.refresh_token_ttl),
+                     expires_at=now, extra_claims=extra)
 
 
 class AuthorizationCodeGrant(_Base):
@@ -214,9 +215,11 @@ class TokenService:
     """Runs a token request through the grant its ``grant_type`` names."""
 
     def __init__(self, store: Store, issuer: TokenIssuer, clock: Clock) -> None:
+        from mock_op_auth.core.exemption import JwtBearerGrant  # PSD2's exemption grant builds on _Base
+
         self.grants: dict[str, GrantHandler] = {
             cls.grant_type: cls(store, issuer, clock)
-            for cls in (AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant)
+            for cls in (AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, JwtBearerGrant)
         }
 
     def check(self, call: Call, env: Env, grant_type: str | None, allowed: tuple[str, ...]) -> TokenRequest:

@@ -44,6 +44,8 @@ class TokenShape:
     refresh_length: int = 43
     client_credentials_refresh: bool = False  # OP's general path follows its sample and issues one
     rt_hash: bool = False  # PSD2 ID tokens carry a hash of the refresh token (Open Banking)
+    access_ttl: int | None = None  # a dialect's own lifetimes (OP's Apigee path: 86399/1799); None: the server's
+    refresh_ttl: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,8 @@ class TokenIssuer:
                      override: TokenAction | None = None) -> tuple[str, int, str]:
         """Issue and record an access token; returns (token, expires_in, status)."""
         now = self._clock.now_int()
-        ttl = override.expires_in if override and override.expires_in is not None else server.access_token_ttl
+        ttl = override.expires_in if override and override.expires_in is not None else (
+            shape.access_ttl or server.access_token_ttl)
         status = override.status if override and override.status else "approved"
         audience = server.audience or issuer
         jti = secrets.token_urlsafe(16)

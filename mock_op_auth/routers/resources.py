@@ -21,7 +21,7 @@ from mock_op_auth.core.issuer import Env
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.dialects import DIALECTS, Dialect
 from mock_op_auth.dialects.base import json_response
-from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError
+from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError, MissingApiKeyError
 from mock_op_auth.runner import DialectErrors, Facts, raw_response, run
 from mock_op_auth.server import Server
 
@@ -60,6 +60,8 @@ class ResourceHandler(DialectErrors):
         info = server.bearer.validate(call.bearer, server.issuers(env.issuer), server.audiences(env.issuer))
         if self.route.api_key:
             given = call.header("x-api-key")
+            if not given:
+                raise MissingApiKeyError()
             client = env.config.clients.get(info.client_id)
             expected = client.api_key if client else None
             if not given or not expected or not secrets_equal(given, expected):

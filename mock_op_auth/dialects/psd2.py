@@ -1,0 +1,72 @@
+"""OP's PSD2 dialect (op-auth.md §2.3, §3.3, §4).
+
+Token responses: ``token_type``, ``access_token``, ``expires_in`` (a JSON number), ``scope``,
+``status``, ``refresh_token`` and ``id_token`` when issued (the fields OP's demo TPP and Tink
+read). Token-endpoint errors keep RFC 6749's ``{"error", "error_description"}`` (OP's demo looks
+for ``error``); bearer errors at resources and every intent-API error are OP's ApiError
+``{type, message, violations, id}`` (``type: SECURITY`` for token problems).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from starlette.responses import Response
+
+from mock_op_auth.call import Call
+from mock_op_auth.config.schema import ServerConfig
+from mock_op_auth.core.issuer import IssuedTokens, TokenShape
+from mock_op_auth.dialects.base import NO_STORE, json_response
+from mock_op_auth.dialects.rfc import RfcDialect
+from mock_op_auth.errors import BearerError, InvalidRequestError, NotFoundError, OAuthError, ServerError
+
+ApiErrorType = Literal["SECURITY", "VALIDATION", "TECHNICAL", "BUSINESS"]
+
+
+def api_error_type(err: OAuthError) -> ApiErrorType:
+    if isinstance(err, BearerError) or err.status in (401, 403):
+        return "SECURITY"
+    if isinstance(err, InvalidRequestError | NotFoundError):
+        return "VALIDATION"
+    if isinstance(err, ServerError) or err.status >= 500:
+        return "TECHNICAL"
+    return "BUSINESS"
+
+
+def api_error(err: OAuthError) -> Response:
+    """OP's ApiError body (op-auth.md §3.3) with the error's own status."""
+    body = {"type": api_error_type(err), "message": err.description or err.code,
+            "violations": [{"code": err.code, "message": err.description}], "id": str(uuid.uuid4())}
+    return json_response(body, err.status, NO_STORE)
+
+
+class Psd2Dialect:
+    name = "psd2"
+
+    def __init__(self) -> None:
+        self._rfc = RfcDialect()
+
+    def grant_type(self, call: Call) -> str | None:
+        return call.form_param("grant_type")
+
+    def shape(self, server: ServerConfig) -> TokenShape:
+        return TokenShape(access_format=server.access_token_format, rt_hash=True)
+
+    def token_body(self, issued: IssuedTokens) -> dict[str, Any]:
+        body: dict[str, Any] = {"token_type": issued.token_type, "access_token": issued.access_token,
+                                "expires_in": issued.expires_in, "scope": issued.scope, "status": issued.status}
+        if issued.refresh_token is not None:
+            body["refresh_token"] = issued.refresh_token
+        if issued.id_token is not None:
+            body["id_token"] = issued.id_token
+        body.update(issued.extra_fields)
+        return body
+
+    def token_response(self, issued: IssuedTokens) -> Response:
+        return json_response(self.token_body(issued), headers=NO_STORE)
+
+    def render_error(self, err: OAuthError) -> Response:
+        if isinstance(err, BearerError):
+            return api_error(err)
+        return self._rfc.render_error(err)

@@ -1,0 +1,138 @@
+"""Steps of OP's dialect flows that several tests drive: fixture apps, the PSD2 journey pieces."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import jwt
+
+from mock_op_auth import create_app
+from mock_op_auth.config.loader import load_fixtures
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+BASE = "http://mock.test"
+
+GENERAL_ID, GENERAL_SECRET = "Zx8mQ2pR7vT4wK9nB3cF6hJ1sL5dG0aY", "pT3kW8qZ1xN6vB4m"
+LOANS_ID, LOANS_SECRET = "Lm4nP6qR8sT0uV2wX4yZ6aB8cD0eF2gH", "kY7jH5gF3dS1aQ9w"
+CORPORATE_ID = "73kYwIV9CAQlbcLCJdXr4Q"
+CORPORATE_SECRET = "Vq3R9x2LmP8sK4tZ7wN1bC6yH0jF5gD2aE9uI3oU8eQ7rT1yW4pL6kJ0hG5fS2dA3sD8fG1hJ6kL9zX4cV7bN0m"
+TPP_ID, TPP_SECRET, TPP_API_KEY = "psd2-tpp", "tpp-secret", "tpp-api-key"
+TPP_REDIRECT = "https://tpp.example/callback"
+RSA_PEM = (FIXTURES / "keys" / "psd2-tpp-rsa.pem").read_bytes()
+EC_PEM = (FIXTURES / "keys" / "psd2-tpp-ec.pem").read_bytes()
+KEYS = {"RS256": (RSA_PEM, "tpp-test-rsa"), "PS256": (RSA_PEM, "tpp-test-rsa"), "ES256": (EC_PEM, "tpp-test-ec")}
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def app_for(name: str, **server_changes: Any) -> Any:
+    """An app on one of the shipped fixtures, with ``server`` settings changed if given."""
+    config = load_fixtures(FIXTURES / f"{name}.yaml")
+    if server_changes:
+        config = config.model_copy(update={"server": config.server.model_copy(update=server_changes)})
+    return create_app(config)
+
+
+@asynccontextmanager
+async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        yield c
+
+
+def half_hash(value: str) -> str:
+    digest = hashlib.sha256(value.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def fragment_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).fragment).items()}
+
+
+def query_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def tpp_headers(**extra: str) -> dict[str, str]:
+    return {"x-api-key": TPP_API_KEY, "x-request-id": str(uuid.uuid4()), **extra}
+
+
+async def psd2_token(client: httpx.AsyncClient, **form: str) -> httpx.Response:
+    return await client.post("/oauth/token", data={"client_id": TPP_ID, "client_secret": TPP_SECRET, **form},
+                             headers=tpp_headers())
+
+
+async def psd2_client_credentials(client: httpx.AsyncClient, scope: str = "accounts") -> str:
+    response = await psd2_token(client, grant_type="client_credentials", scope=scope)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+async def create_intent(client: httpx.AsyncClient, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    token = await psd2_client_credentials(client)
+    response = await client.post("/accounts-psd2/v1/authorizations", json=body or {},
+                                 headers=tpp_headers(authorization=f"Bearer {token}"))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def request_object(intent_id: str, *, alg: str = "RS256", now: float | None = None, **overrides: Any) -> str:
+    """A request object as OP's demo TPP signs it (op-auth.md §4.4)."""
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {
+        "aud": "https://mtls-apis.psd2-sandbox.op.fi", "iss": TPP_ID, "client_id": TPP_ID,
+        "response_type": "code id_token", "redirect_uri": TPP_REDIRECT, "scope": "openid accounts",
+        "state": "st-" + uuid.uuid4().hex, "nonce": "n-" + uuid.uuid4().hex, "max_age": 86400,
+        "iat": issued, "exp": issued + 900,
+        "claims": {
+            "userinfo": {"authorizationId": {"value": intent_id, "essential": True}},
+            "id_token": {"authorizationId": {"value": intent_id, "essential": True},
+                         "acr": {"essential": True, "values": ["urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"]}},
+        },
+    }
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    pem, kid = KEYS[alg]
+    return jwt.encode(claims, pem, algorithm=alg, headers={"kid": kid})
+
+
+async def authorize(client: httpx.AsyncClient, request: str, **query: str) -> httpx.Response:
+    params = {"request": request, "response_type": "code id_token", "client_id": TPP_ID,
+              "scope": "openid accounts", **query}
+    return await client.get("/oauth/authorize", params=params)
+
+
+async def oidc_keys(client: httpx.AsyncClient) -> jwt.PyJWKSet:
+    response = await client.get("/oauth/jwks/PSD2_OIDC")
+    assert response.status_code == 200
+    return jwt.PyJWKSet.from_dict(response.json())
+
+
+async def verify_id_token(client: httpx.AsyncClient, token: str, nonce: str | None = None) -> dict[str, Any]:
+    """Verify an ID token as OP's demo TPP does: signature by the JWKS, iss, aud, nonce."""
+    keys = await oidc_keys(client)
+    kid = jwt.get_unverified_header(token)["kid"]
+    claims = jwt.decode(token, keys[kid].key, algorithms=["RS256", "ES256", "PS256"], audience=TPP_ID,
+                        issuer=BASE)
+    if nonce is not None:
+        assert claims["nonce"] == nonce
+    return claims
+
+
+async def psd2_authorized(client: httpx.AsyncClient, intent_body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Intent → signed authorize → code exchanged; returns the token body and the intent id."""
+    intent = await create_intent(client, intent_body)
+    response = await authorize(client, request_object(intent["authorizationId"]))
+    assert response.status_code == 302, response.text
+    code = fragment_of(response.headers["location"])["code"]
+    tokens = await psd2_token(client, grant_type="authorization_code", code=code, redirect_uri=TPP_REDIRECT)
+    assert tokens.status_code == 200, tokens.text
+    return {**tokens.json(), "authorizationId": intent["authorizationId"]}
