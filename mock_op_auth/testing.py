@@ -179,6 +179,19 @@ class LiveServer:
                 self._server.force_exit = True
                 self._thread.join(STOP_TIMEOUT)
         self._sock.close()
+        _join_finished_workers()
+
+
+def _join_finished_workers() -> None:
+    """Join AnyIO's worker threads whose event loop is closed (FastAPI runs sync dependencies there).
+
+    They are told to stop when their loop's main task ends and exit a moment later; joining
+    them here means no thread outlives the block. Workers of loops still running are left alone.
+    """
+    for thread in threading.enumerate():
+        loop = getattr(thread, "loop", None)
+        if thread.name == "AnyIO worker thread" and loop is not None and loop.is_closed():
+            thread.join(STOP_TIMEOUT)
 
 
 def load_config(fixtures: FixturePaths | None = None, config: Config | None = None) -> Config:
