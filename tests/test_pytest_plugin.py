@@ -145,7 +145,7 @@ def test_bad_marker_or_unknown_scenario_fails_the_test_with_the_reason(pytester:
 
 
 def test_plugin_is_registered_by_entry_point(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess(*QUIET, "--markers")
+    result = pytester.runpytest(*QUIET, "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.op_auth(fixtures=None, scenario=None):*"])
     assert "--op-auth-fixtures=PATH" in pytester.runpytest(*QUIET, "--help").stdout.str()
 
@@ -160,7 +160,7 @@ def test_each_xdist_worker_runs_its_own_server(pytester: pytest.Pytester) -> Non
             assert len(op_auth.requests(endpoint="token")) == 1  # nobody else's requests
             pathlib.Path(worker + ".json").write_text(json.dumps({"url": op_auth.url}))
     """)
-    result = pytester.runpytest_subprocess(*QUIET, "-n", "2", "--dist", "each")
+    result = pytester.runpytest_subprocess(*QUIET, "-n", "2", "--dist", "each")  # no conftest: entry point
     result.assert_outcomes(passed=2)
     urls = {p.stem: json.loads(p.read_text())["url"] for p in pytester.path.glob("gw*.json")}
     assert sorted(urls) == ["gw0", "gw1"]

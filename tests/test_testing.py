@@ -179,9 +179,15 @@ def test_fixture_file_settings_and_port(tmp_path: Path) -> None:
         assert response.json() == {"balance": 10}
 
 
-def test_a_ready_config_can_be_served() -> None:
+def test_a_ready_config_and_the_environments_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOCK_OP_AUTH_SCENARIO", "consent-pending")
+    monkeypatch.setenv("MOCK_OP_AUTH_ADMIN_TOKEN", "from-env")
+    monkeypatch.setenv("MOCK_OP_AUTH_FIXTURES", "/nonexistent.yaml")  # run_server takes fixtures as arguments only
     with run_server(config=load_default()) as server:
-        assert server.token()
+        server.reset()  # authorized with the admin token from the environment
+        body = httpx.post(server.token_url, data={"grant_type": "client_credentials"},
+                          auth=("demo-client", "demo-secret")).json()
+        assert body["status"] == "pending"  # the scenario a reset returns to
 
 
 def test_bad_arguments_are_refused_before_anything_starts() -> None:
