@@ -29,6 +29,7 @@ __all__ = ["LiveServer", "OpAuth", "OpAuthError", "run_server"]
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+GRACE = 2  # seconds a request in flight at exit may take before it is cancelled
 
 FixturePaths = str | Path | Sequence[str | Path]
 
@@ -157,8 +158,9 @@ class LiveServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        # log_config=None: an embedded server leaves the host program's logging alone.
         uv_config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False,
-                                   lifespan="off", ws="none")
+                                   lifespan="off", ws="none", timeout_graceful_shutdown=GRACE)
         self._server = server = uvicorn.Server(uv_config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [self._sock]},
                                         name=f"mock-op-auth:{self.port}", daemon=True)
