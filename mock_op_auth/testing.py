@@ -141,7 +141,9 @@ class LiveServer:
     def __init__(self, config: Config, port: int = 0, **settings: Any) -> None:
         if "host" in settings:
             raise TypeError("run_server always listens on 127.0.0.1")
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted sockets only when the proto
+        # says TCP, and without it every small response waits ~40 ms for a delayed ACK (Nagle).
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._sock.bind((HOST, port))
