@@ -161,9 +161,11 @@ class KeySet:
 
     def forge(self, token: str, defect: str) -> str:
         """One of our tokens with a broken signature (see ``forge``); ``unknown_kid`` uses a key of our alg."""
-        if defect == "unknown_kid" and self._stranger is None:
+        if defect != "unknown_kid":
+            return forge(token, defect)
+        if self._stranger is None:
             self._stranger = generate_key(self.alg)
-        return forge(token, defect, self._stranger or self.current)
+        return forge(token, defect, self._stranger)
 
     def rotate(self, keep_for: float) -> SigningKey:
         """Make a new current key; the old one stays in the JWKS for ``keep_for`` seconds."""
@@ -189,7 +191,7 @@ class KeySet:
         return _payload(payload)
 
 
-def forge(token: str, defect: str, throwaway: SigningKey) -> str:
+def forge(token: str, defect: str, throwaway: SigningKey | None = None) -> str:
     """Break a compact JWS this server signed, for tests that a verifier refuses it (RFC 8725 §3.1).
 
     ``bad_signature`` flips bits of the signature; ``unknown_kid`` re-signs header and payload
@@ -204,13 +206,13 @@ def forge(token: str, defect: str, throwaway: SigningKey) -> str:
         signature[-1] ^= 0xFF
         return f"{header_b64}.{payload_b64}.{b64url(bytes(signature))}"
     claims = _payload(_unb64(payload_b64))
-    if defect == "unknown_kid":
+    if defect == "unknown_kid" and throwaway is not None:
         return jws.sign(claims, throwaway.private, headers={"typ": header.get("typ", "JWT"), "kid": throwaway.kid},
                         algorithm=throwaway.alg)
     if defect == "alg_none":
         unsigned = {"alg": "none", "typ": header.get("typ", "JWT"), "kid": header.get("kid")}
         return f"{b64url(json.dumps(unsigned, separators=(',', ':')).encode())}.{payload_b64}."
-    raise ValueError(f"unknown signature defect {defect}")
+    raise ValueError(f"cannot forge {defect}" + (" without a throwaway key" if defect == "unknown_kid" else ""))
 
 
 def _unb64(part: str) -> bytes:
