@@ -4,6 +4,8 @@ with the plugin loaded from its ``pytest11`` entry point and no conftest."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -165,3 +167,11 @@ def test_each_xdist_worker_runs_its_own_server(pytester: pytest.Pytester) -> Non
     urls = {p.stem: json.loads(p.read_text())["url"] for p in pytester.path.glob("gw*.json")}
     assert sorted(urls) == ["gw0", "gw1"]
     assert urls["gw0"] != urls["gw1"]
+
+
+def test_loading_the_plugin_imports_no_server_code() -> None:
+    """Every pytest run in an environment with mock-op-auth loads the plugin: that must cost nothing."""
+    probe = ("import sys, mock_op_auth.pytest_plugin; "
+             "print([m for m in ('fastapi', 'uvicorn', 'httpx', 'jose', 'yaml') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "[]"
