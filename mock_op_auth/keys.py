@@ -76,11 +76,15 @@ def generate_key(alg: str) -> SigningKey:
         raise ValueError(f"unsupported signing algorithm {alg}")
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    return key_from_pem(pem, alg)
+    # Hand jose the key object: re-parsing the PEM would re-validate the RSA key (~30 ms).
+    return _signing_key(jwk.construct(private, alg), pem, alg)
 
 
 def key_from_pem(pem: bytes, alg: str, retire_at: float | None = None) -> SigningKey:
-    private = jwk.construct(pem, alg)
+    return _signing_key(jwk.construct(pem, alg), pem, alg, retire_at)
+
+
+def _signing_key(private: Any, pem: bytes, alg: str, retire_at: float | None = None) -> SigningKey:
     public = private.public_key()
     public_jwk = {k: v for k, v in public.to_dict().items() if k in ("kty", "n", "e", "crv", "x", "y")}
     kid = thumbprint(public_jwk)
@@ -133,6 +137,7 @@ class KeySet:
         self.alg = alg
         self._clock = clock
         self._keys: list[SigningKey] = [k for k in keys or [] if k.alg == alg] or [generate_key(alg)]
+        self._stranger: SigningKey | None = None  # signs forged tokens; made on first use, never published
 
     @property
     def current(self) -> SigningKey:
@@ -153,6 +158,14 @@ class KeySet:
         key = key or self.current
         headers = {"typ": typ, "kid": key.kid}
         return jws.sign(dict(claims), key.private, headers=headers, algorithm=key.alg)
+
+    def forge(self, token: str, defect: str) -> str:
+        """One of our tokens with a broken signature (see ``forge``); ``unknown_kid`` uses a key of our alg."""
+        if defect != "unknown_kid":
+            return forge(token, defect)
+        if self._stranger is None:
+            self._stranger = generate_key(self.alg)
+        return forge(token, defect, self._stranger)
 
     def rotate(self, keep_for: float) -> SigningKey:
         """Make a new current key; the old one stays in the JWKS for ``keep_for`` seconds."""
@@ -176,6 +189,34 @@ class KeySet:
         except (JOSEError, ValueError, TypeError):
             raise InvalidTokenError("bad_signature") from None
         return _payload(payload)
+
+
+def forge(token: str, defect: str, throwaway: SigningKey | None = None) -> str:
+    """Break a compact JWS this server signed, for tests that a verifier refuses it (RFC 8725 §3.1).
+
+    ``bad_signature`` flips bits of the signature; ``unknown_kid`` re-signs header and payload
+    with ``throwaway`` (a key that is in no JWKS) under its own kid; ``alg_none`` drops the
+    signature and says ``"alg": "none"`` (RFC 7518 §3.6). The claims are left as they were.
+    """
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header = unverified_header(token)
+    if defect == "bad_signature":
+        signature = bytearray(_unb64(signature_b64))
+        signature[0] ^= 0xFF
+        signature[-1] ^= 0xFF
+        return f"{header_b64}.{payload_b64}.{b64url(bytes(signature))}"
+    claims = _payload(_unb64(payload_b64))
+    if defect == "unknown_kid" and throwaway is not None:
+        return jws.sign(claims, throwaway.private, headers={"typ": header.get("typ", "JWT"), "kid": throwaway.kid},
+                        algorithm=throwaway.alg)
+    if defect == "alg_none":
+        unsigned = {"alg": "none", "typ": header.get("typ", "JWT"), "kid": header.get("kid")}
+        return f"{b64url(json.dumps(unsigned, separators=(',', ':')).encode())}.{payload_b64}."
+    raise ValueError(f"cannot forge {defect}" + (" without a throwaway key" if defect == "unknown_kid" else ""))
+
+
+def _unb64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 def _retired(key: SigningKey, retire_at: float) -> SigningKey:

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from mock_op_auth.call import issuer_of
 from mock_op_auth.config.schema import Rule
 from mock_op_auth.control_journal import JournaledRoute
 from mock_op_auth.core.clients import secrets_equal
+from mock_op_auth.core.minting import MintedToken, MintError, MintRequest, mint_token
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.key_rotation import KeyRotation, rotate_keys
 
@@ -168,6 +170,16 @@ def build_router() -> APIRouter:
                  summary="New signing key; the old ones stay in the JWKS until their tokens expire")
     async def rotate(server: ServerDep) -> KeyRotation:
         return rotate_keys(server)
+
+    # POST /_mock/tokens: mint a token directly (core/minting.py).
+    @router.post("/tokens", response_model=MintedToken, summary="Mint an access token, valid or with a defect")
+    async def mint(body: MintRequest, request: Request, server: ServerDep) -> MintedToken:
+        issuer = issuer_of(request, server.settings.issuer)
+        server.note_issuer(issuer)
+        try:
+            return mint_token(server, body, issuer)
+        except MintError as err:
+            raise HTTPException(400, str(err)) from None
 
     root = APIRouter()
     root.include_router(public)
