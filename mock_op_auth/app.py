@@ -16,7 +16,7 @@ from mock_op_auth.call import MAX_BODY_BYTES
 from mock_op_auth.config.loader import load_default
 from mock_op_auth.config.schema import Config
 from mock_op_auth.dialects.base import json_response
-from mock_op_auth.routers import authorize, control, discovery, introspection, resources, token, userinfo
+from mock_op_auth.routers import authorize, control, discovery, introspection, resources, token, ui, userinfo
 from mock_op_auth.server import Server
 from mock_op_auth.settings import Settings
 
@@ -65,7 +65,7 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                   description="Scenario-driven mock of OP's OAuth 2.0 / OpenID Connect authorization server",
                   docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json")
     app.state.server = server
-    for module in (control, discovery, authorize, token, introspection, userinfo, resources):
+    for module in (control, ui, discovery, authorize, token, introspection, userinfo, resources):
         app.include_router(module.build_router())
     app.add_middleware(ControlBodyLimit)
 

@@ -136,6 +136,18 @@ def build_router() -> APIRouter:
             server.clock.set(change.set)  # type: ignore[arg-type]
         return await clock(server)
 
+    # Live access tokens, listed without the tokens themselves (the dashboard at /_mock/ui uses these too).
+    from mock_op_auth.live_tokens import LiveTokenList, live_tokens, revoke_live_token
+
+    @router.get("/tokens/live", response_model=LiveTokenList, summary="Access tokens not expired nor revoked")
+    async def tokens_live(server: ServerDep) -> LiveTokenList:
+        return LiveTokenList(tokens=live_tokens(server))
+
+    @router.delete("/tokens/live/{token_id}", status_code=204, summary="Revoke one live access token by its id")
+    async def revoke_live(token_id: str, server: ServerDep) -> None:
+        if not revoke_live_token(server, token_id):
+            raise HTTPException(404, f"no live token {token_id}")
+
     root = APIRouter()
     root.include_router(public)
     root.include_router(router)
