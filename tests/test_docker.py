@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -163,3 +164,18 @@ def test_compose_example_client_gets_a_token_and_calls_the_api(image_server: int
     assert result.returncode == 0, result.stderr
     assert f"issuer seen from this container: http://127.0.0.1:{image_server}" in result.stdout
     assert "accounts: FI3359986920068681" in result.stdout
+
+
+def test_installed_image_serves_the_login_page_from_its_packaged_templates(image_server: int) -> None:
+    query = "client_id=sandbox-web&redirect_uri=http://localhost:8000/callback&response_type=code&scope=accounts"
+    with urllib.request.urlopen(f"http://127.0.0.1:{image_server}/authorize?{query}", timeout=10) as response:
+        assert response.status == 200
+        assert "Approve as Alice Example" in response.read().decode()
+
+
+def test_entrypoint_runs_other_commands_as_given(image_venv: Path) -> None:
+    entrypoint = ROOT / "docker" / Path(instruction("ENTRYPOINT")[0]).name
+    result = subprocess.run(["sh", str(entrypoint), "check", str(ROOT / "fixtures" / "sandbox.yaml")],
+                            env=image_env(image_venv, free_port()), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "sandbox.yaml: ok" in result.stdout

@@ -10,6 +10,8 @@ import pytest
 from mock_op_auth import create_app
 from mock_op_auth.config.loader import load_default
 from mock_op_auth.config.schema import Config
+from mock_op_auth.pages import Pages
+from mock_op_auth.server import Server
 from tests.helpers import CLIENT, REDIRECT, authorize, query_of
 from tests.html_forms import form_with, forms
 
@@ -208,3 +210,15 @@ async def test_prompt_none_with_auto_login_still_redirects_with_a_code() -> None
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
         response = await authorize(client, prompt="none")
         assert "code" in query_of(response.headers["location"])
+
+
+async def test_details_of_a_pending_request_are_shown_as_what_is_authorized(client: httpx.AsyncClient,
+                                                                            server: Server) -> None:
+    # The hook a PSD2 flow uses: details kept with the pending request appear on the page.
+    html = await login_page(client)
+    pending = server.authorizer.pending(forms(html)[0].fields["request_id"], forms(html)[0].fields["csrf_token"])
+    shown = server.authorizer.begin(pending.request, details={"Intent": "AIS-4711", "Access": "balances"})
+    page = Pages().login(shown, server.config, "/authorize/decision").body.decode()
+    assert "What you are authorizing" in page
+    assert "<dt>Intent</dt><dd>AIS-4711</dd>" in page and "<dt>Access</dt><dd>balances</dd>" in page
+    assert "What you are authorizing" not in html
