@@ -25,6 +25,7 @@ from mock_op_auth.routers import (
     op_token,
     resources,
     token,
+    ui,
     userinfo,
 )
 from mock_op_auth.server import Server
@@ -76,7 +77,7 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                   docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json",
                   lifespan=watch.lifespan(server, settings))
     app.state.server = server
-    for module in (control, discovery, authorize, token, op_token, op, introspection, userinfo, resources):
+    for module in (control, ui, discovery, authorize, token, op_token, op, introspection, userinfo, resources):
         app.include_router(module.build_router())
     app.add_middleware(ControlBodyLimit)
 

@@ -84,6 +84,7 @@ class Server:
     def reset(self) -> None:
         """Forget tokens, codes, journal, runtime rules and clock offset; back to the default scenario."""
         self.store.clear()
+        self.authorizer.clear()
         self.journal.clear()
         self.engine.reset()
         self.clock.reset()

@@ -3,26 +3,31 @@
 Until the client and its redirect URI are verified, an error is shown to the user (never a
 redirect: that would make the server an open redirector); after that, errors go back to the
 client with ``error``, ``state`` and ``iss``. With ``login: auto`` the user is the
-``login_hint`` (a fixture user's key, or any subject) or else the first fixture user.
+``login_hint`` (a fixture user's key, or any subject) or else the first fixture user. With
+``login: page``, or ``prompt=login`` under any setting, the request waits as a ``PendingRequest``
+(single use, with its own CSRF token, expiring by the mock clock) until the user approves or
+denies it on the login page; ``prompt=none`` then cannot be honoured: ``login_required``.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mock_op_auth.call import Call
 from mock_op_auth.clock import Clock
 from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.core import pkce
-from mock_op_auth.core.clients import match_redirect_uri
+from mock_op_auth.core.clients import match_redirect_uri, secrets_equal
 from mock_op_auth.core.grants import parse_scope
 from mock_op_auth.core.issuer import Env
 from mock_op_auth.errors import (
     AccessDeniedError,
     InvalidRequestError,
     InvalidScopeError,
+    LoginRequiredError,
     OAuthError,
     Redirect,
     UnauthorizedClientError,
@@ -31,6 +36,8 @@ from mock_op_auth.errors import (
 from mock_op_auth.store import AuthCode, Store
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+PENDING_TTL = 600  # seconds a login page may stay open
+MAX_PENDING = 10_000
 
 
 @dataclass(frozen=True)
@@ -57,10 +64,25 @@ class RedirectResult:
     response_mode: str = "query"
 
 
+@dataclass(frozen=True)
+class PendingRequest:
+    """An authorization request waiting for the user on the login page.
+
+    ``details`` is shown on the page as what is being authorized (a PSD2 intent, say)."""
+
+    id: str
+    csrf_token: str
+    request: AuthorizeRequest
+    expires_at: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 class AuthorizeService:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
+        self._pending: dict[str, PendingRequest] = {}
+        self._lock = threading.Lock()
 
     def trusted_redirect(self, params: dict[str, str], env: Env) -> tuple[str, Redirect, str | None]:
         """Verify client and redirect URI; errors here go to the user, not the client."""
@@ -111,9 +133,66 @@ class AuthorizeService:
         prompt = frozenset(params.get("prompt", "").split())
         if prompt - PROMPTS or ("none" in prompt and len(prompt) > 1):
             raise InvalidRequestError("invalid prompt")
-        user, subject = self._user(params.get("login_hint"), env)
+        if "none" in prompt and env.server.login == "page":
+            raise LoginRequiredError("the user must log in on the login page; prompt=none cannot be honoured")
+        if self.needs_page(prompt, env):
+            user, subject = self._user(params["login_hint"], env) if params.get("login_hint") else (None, "")
+        else:
+            user, subject = self._user(params.get("login_hint"), env)
         return AuthorizeRequest(client_id, redirect, sent, scope, subject, user, params.get("nonce"),
                                 challenge, method, prompt)
+
+    @staticmethod
+    def needs_page(prompt: frozenset[str], env: Env) -> bool:
+        """The login page is shown with ``login: page``, and for ``prompt=login`` whatever the setting."""
+        return env.server.login == "page" or "login" in prompt
+
+    def begin(self, req: AuthorizeRequest, details: dict[str, Any] | None = None) -> PendingRequest:
+        """Keep a request for the login page, with a fresh CSRF token; expires by the mock clock."""
+        now = self.clock.now()
+        pending = PendingRequest(secrets.token_urlsafe(16), secrets.token_urlsafe(32), req, now + PENDING_TTL,
+                                 dict(details or {}))
+        with self._lock:
+            for key in [k for k, p in self._pending.items() if p.expires_at <= now]:
+                del self._pending[key]
+            while len(self._pending) >= MAX_PENDING:
+                del self._pending[next(iter(self._pending))]
+            self._pending[pending.id] = pending
+        return pending
+
+    def pending(self, request_id: str | None, csrf_token: str | None) -> PendingRequest:
+        """The pending request a login form answers; stores nothing. Errors here are shown as a page."""
+        found = self._pending.get(request_id or "")
+        if found is None or found.expires_at <= self.clock.now():
+            raise InvalidRequestError("this login request is unknown, expired or already answered")
+        if not csrf_token or not secrets_equal(csrf_token, found.csrf_token):
+            raise InvalidRequestError("the form's CSRF token does not match; reload the login page")
+        return found
+
+    def approved(self, pending: PendingRequest, user: str | None, subject: str | None,
+                 env: Env) -> AuthorizeRequest:
+        """The request as approved by ``user`` (a fixture user's key) or a free ``subject``."""
+        chosen = user or (subject or "").strip()
+        if not chosen:
+            raise InvalidRequestError("choose a user or give a subject")
+        if user is not None and user not in env.config.users:
+            raise InvalidRequestError(f"unknown user {user}")
+        key, sub = self._user(chosen, env)
+        return replace(pending.request, user=key, subject=sub)
+
+    def finish(self, pending: PendingRequest, req: AuthorizeRequest | None, env: Env,
+               override: TokenAction | None = None) -> RedirectResult:
+        """Use up a pending request: a code for ``req`` when approved, ``access_denied`` when ``req`` is None."""
+        with self._lock:
+            if self._pending.pop(pending.id, None) is None:
+                raise InvalidRequestError("this login request is unknown, expired or already answered")
+        if req is None:
+            raise AccessDeniedError("the user denied the request", redirect=pending.request.redirect)
+        return self.act(req, env, override)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
 
     @staticmethod
     def _user(login_hint: str | None, env: Env) -> tuple[str | None, str]:

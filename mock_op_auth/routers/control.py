@@ -17,6 +17,7 @@ from mock_op_auth.core.clients import secrets_equal
 from mock_op_auth.core.minting import MintedToken, MintError, MintRequest, mint_token
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.key_rotation import KeyRotation, rotate_keys
+from mock_op_auth.live_tokens import LiveTokenList, live_tokens, revoke_live_token
 
 
 def require_admin(request: Request, server: ServerDep) -> None:
@@ -180,6 +181,16 @@ def build_router() -> APIRouter:
             return mint_token(server, body, issuer)
         except MintError as err:
             raise HTTPException(400, str(err)) from None
+
+    # Live access tokens, listed without the tokens themselves (the dashboard at /_mock/ui uses these too).
+    @router.get("/tokens/live", response_model=LiveTokenList, summary="Access tokens not expired nor revoked")
+    async def tokens_live(server: ServerDep) -> LiveTokenList:
+        return LiveTokenList(tokens=live_tokens(server))
+
+    @router.delete("/tokens/live/{token_id}", status_code=204, summary="Revoke one live access token by its id")
+    async def revoke_live(token_id: str, server: ServerDep) -> None:
+        if not revoke_live_token(server, token_id):
+            raise HTTPException(404, f"no live token {token_id}")
 
     root = APIRouter()
     root.include_router(public)
