@@ -38,6 +38,14 @@ def test_plugin_example_passes(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=10)
 
 
+def test_readme_example_passes(pytester: pytest.Pytester) -> None:
+    readme = DOC.parents[1] / "README.md"
+    blocks = {m["name"]: m["code"] for m in NAMED_BLOCK.finditer(readme.read_text("utf-8"))}
+    (pytester.path / "test_readme_example.py").write_text(blocks["tests/test_readme_example.py"])
+    result = pytester.runpytest("-p", "no:asyncio")
+    result.assert_outcomes(passed=2)
+
+
 def test_script_example_prints_what_it_promises(capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(named_blocks()["script.py"], str(DOC), "exec"), {"__name__": "__main__"})
     assert capsys.readouterr().out == "200 200\n"
