@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from mock_op_auth.server import Server
 
 
-def get_server(request: Request) -> Server:
+async def get_server(request: Request) -> Server:
+    """Async, so FastAPI calls it inline instead of in a worker thread (a sync dependency costs a thread hop)."""
     return request.app.state.server
 
 

@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -209,7 +210,26 @@ def sign_with_pem(claims: Mapping[str, Any], pem: bytes, alg: str, headers: Mapp
     return jws.sign(dict(claims), jwk.construct(pem, alg), headers=dict(headers), algorithm=alg)
 
 
+ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@lru_cache(maxsize=16)
+def _byte_table(alphabet: str) -> tuple[bytes, bytes]:
+    """``bytes.translate`` arguments mapping a random byte to a character, uniformly: bytes past the
+    largest multiple of the alphabet's size are deleted (rejection sampling, no modulo bias)."""
+    size = len(alphabet)
+    cutoff = 256 - 256 % size
+    table = bytes(ord(alphabet[b % size]) for b in range(256))
+    return table, bytes(range(cutoff, 256))
+
+
 def random_token(length: int, alphabet: str | None = None) -> str:
     """An opaque token: ``length`` characters, alphanumeric unless an alphabet is given."""
-    chars = alphabet or "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(secrets.choice(chars) for _ in range(length))
+    chars = alphabet or ALPHANUMERIC
+    if not chars.isascii() or len(chars) > 256:
+        return "".join(secrets.choice(chars) for _ in range(length))
+    table, rejected = _byte_table(chars)
+    out = b""
+    while len(out) < length:
+        out += secrets.token_bytes(length + 16).translate(table, rejected)
+    return out[:length].decode("ascii")
