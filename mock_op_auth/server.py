@@ -29,6 +29,11 @@ class Server:
         self.settings = settings
         self.config = config
         self.clock = Clock()
+        if store is None and settings.state:  # --state FILE: SQLite, keys included (docs/state.md)
+            from mock_op_auth.store_sqlite import SqliteStore
+
+            sqlite = SqliteStore(settings.state, self.clock)
+            store, keys = sqlite, keys or sqlite.keyset(config.server.signing_alg)
         self.store: Store = store or MemoryStore(self.clock)
         self.keys = keys or KeySet(config.server.signing_alg, self.clock)
         self.engine = ScenarioEngine(config, settings.scenario)
