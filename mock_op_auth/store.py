@@ -112,6 +112,7 @@ class _Table(Generic[V]):
         self._expires = expires
         self._limit = limit
         self._inserts = 0
+        self._next_sweep = MemoryStore.PURGE_EVERY
 
     def get(self, key: str) -> V | None:
         return self._rows.get(key)
@@ -120,7 +121,7 @@ class _Table(Generic[V]):
         rows = self._rows
         if key not in rows:
             self._inserts += 1
-            if self._inserts >= max(MemoryStore.PURGE_EVERY, len(rows)):
+            if self._inserts >= self._next_sweep:
                 self.purge(now)
             else:
                 self._purge_front(now)
@@ -139,9 +140,10 @@ class _Table(Generic[V]):
             del rows[key]
 
     def purge(self, now: float) -> None:
-        self._inserts = 0
         for key in [k for k, row in self._rows.items() if self._expires(row) <= now]:
             del self._rows[key]
+        self._inserts = 0
+        self._next_sweep = max(MemoryStore.PURGE_EVERY, len(self._rows))
 
     def values(self) -> list[V]:
         return list(self._rows.values())
@@ -163,6 +165,7 @@ class MemoryStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._writes = 0
+        self._next_purge = self.PURGE_EVERY
         self._codes: _Table[AuthCode] = _Table(lambda c: c.expires_at, limit)
         self._grants: _Table[Grant] = _Table(lambda g: g.expires_at, limit)
         self._access: _Table[AccessToken] = _Table(lambda t: t.expires_at, limit)
@@ -174,9 +177,10 @@ class MemoryStore:
         with self._lock:
             table.put(key, row, now)
             self._writes += 1
-            if self._writes >= max(self.PURGE_EVERY, len(self._access_by_grant)):
+            if self._writes >= self._next_purge:  # at most once per PURGE_EVERY writes, amortised O(1)
                 self._writes = 0
                 self._purge(now)
+                self._next_purge = max(self.PURGE_EVERY, len(self._grants), len(self._access_by_grant))
 
     def _purge(self, now: float) -> None:
         """Drop the grant index of grants gone from the table (the tables sweep themselves)."""
