@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_op_auth import __version__
 from mock_op_auth.call import MAX_BODY_BYTES
@@ -37,23 +37,38 @@ class ControlBodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            response = json_response({"error": "invalid_request",
-                                      "error_description": f"the request body is larger than {self.limit} bytes"},
-                                     413)
-            await response(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
+        # Buffer the (small) control body so a chunked one past the limit also gets its 413.
+        chunks: list[bytes] = []
         received = 0
-
-        async def bounded() -> dict[str, object]:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))  # type: ignore[arg-type]
-                if received > self.limit:
-                    return {"type": "http.disconnect"}
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        await self.app(scope, bounded, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = json_response({"error": "invalid_request",
+                                  "error_description": f"the request body is larger than {self.limit} bytes"}, 413)
+        await response(scope, receive, send)
 
 
 def create_app(config: Config | None = None, settings: Settings | None = None, *,

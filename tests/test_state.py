@@ -6,8 +6,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +17,7 @@ from mock_op_auth.settings import Settings
 from mock_op_auth.store import MemoryStore
 from mock_op_auth.store_sqlite import SqliteStore
 from tests.helpers import CLIENT, client_credentials, code_flow
-
-BIN = Path(sys.executable).parent / "mock-op-auth"
+from tests.live import BIN, free_port, start, stop
 
 
 def asgi(state: Path) -> httpx.AsyncClient:
@@ -96,45 +93,17 @@ def test_a_file_that_is_not_a_database_is_refused_at_start(tmp_path: Path) -> No
 
 # -- a live server killed with SIGKILL and started again on the same file -----------------------------
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(state: Path, port: int) -> subprocess.Popen[bytes]:
-    log = state.with_suffix(".log")
-    with log.open("ab") as sink:
-        proc = subprocess.Popen([str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--state",
-                                 str(state), "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=sink)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/_mock/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            if proc.poll() is not None:
-                raise AssertionError(log.read_text()) from None
-            time.sleep(0.05)  # polling a starting process, not waiting on time
-    proc.kill()
-    raise AssertionError("the server did not start")
-
-
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Path, int, list[subprocess.Popen[bytes]]]]:
     procs: list[subprocess.Popen[bytes]] = []
     yield tmp_path / "state.db", free_port(), procs
     for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+        stop(proc)
 
 
 async def test_sigkill_mid_use_loses_nothing_committed(live) -> None:
     state, port, procs = live
-    procs.append(start(state, port))
+    procs.append(start(port, "--state", str(state), log=state.with_suffix(".log")))
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base) as client:
         held = await code_flow(client)
@@ -149,7 +118,7 @@ async def test_sigkill_mid_use_loses_nothing_committed(live) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         db.close()
-    procs.append(start(state, port))
+    procs.append(start(port, "--state", str(state), log=state.with_suffix(".log")))
     async with httpx.AsyncClient(base_url=base) as client:
         old = await client.get("/userinfo", headers={"Authorization": f"Bearer {held['access_token']}"})
         assert old.status_code == 200, old.text
