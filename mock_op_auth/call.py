@@ -8,7 +8,6 @@ and malformed input becomes an ``invalid_request`` in the endpoint's own dialect
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
@@ -61,7 +60,7 @@ class Call:
             return None
         try:
             decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input to b64decode
             raise InvalidRequestError("malformed HTTP Basic credentials") from None
         client_id, sep, secret = decoded.partition(":")
         if not sep:
