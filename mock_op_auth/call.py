@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 
 from mock_op_auth.errors import InvalidRequestError, RequestTooLargeError
@@ -92,6 +94,17 @@ def _unique(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """``parse_qsl(text, keep_blank_values=True)`` bounded to MAX_PARAMS; a plain text (no ``%``
+    or ``+``, the usual token request) takes a split-only path with the same result."""
+    if "%" not in text and "+" not in text:
+        if text.count("&") >= MAX_PARAMS:
+            raise InvalidRequestError(f"more than {MAX_PARAMS} parameters")
+        pairs: list[tuple[str, str]] = []
+        for piece in text.split("&"):
+            if piece:
+                name, _, value = piece.partition("=")
+                pairs.append((name, value))
+        return tuple(pairs)
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_PARAMS, strict_parsing=False)
     except ValueError:
@@ -121,7 +134,19 @@ def issuer_of(request: Request, configured: str | None) -> str:
     """``--issuer`` when given, else the request's own scheme and host (DESIGN §2)."""
     if configured:
         return configured.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    scope = request.scope
+    root_path = scope.get("app_root_path", scope.get("root_path", ""))
+    server = scope.get("server")
+    return _base_url(scope["scheme"], request.headers.get("host"), tuple(server) if server else None, root_path)
+
+
+@lru_cache(maxsize=256)
+def _base_url(scheme: str, host: str | None, server: tuple[str, int | None] | None, root_path: str) -> str:
+    """``request.base_url`` without the slash, built once per distinct (scheme, host, root path)."""
+    headers = [(b"host", host.encode("latin-1"))] if host is not None else []
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": root_path if root_path.endswith("/")
+             else root_path + "/", "root_path": root_path, "query_string": b"", "headers": headers}
+    return str(URL(scope=scope)).rstrip("/")
 
 
 async def read_call(request: Request, configured_issuer: str | None) -> Call:
