@@ -7,8 +7,6 @@ import argparse
 import json
 import logging
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,6 +93,9 @@ def check(args: argparse.Namespace) -> int:
 
 
 def healthcheck(args: argparse.Namespace) -> int:
+    import urllib.error  # here, not at the top: urllib.request costs `serve` milliseconds of start-up
+    import urllib.request
+
     url = (args.url or f"http://127.0.0.1:{Settings().port}").rstrip("/") + "/_mock/health"
     try:
         with urllib.request.urlopen(url, timeout=args.timeout) as response:
