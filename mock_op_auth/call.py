@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import URL
@@ -54,7 +54,7 @@ class Call:
     def query_dict(self) -> dict[str, str]:
         return _unique(self.query)
 
-    @property
+    @cached_property
     def basic(self) -> BasicCredentials | None:
         """HTTP Basic client credentials (RFC 6749 §2.3.1: form-urlencoded id and secret)."""
         auth = self.header("authorization")

@@ -18,7 +18,7 @@ from mock_op_auth.config.schema import Config, Resource, TokenAction
 from mock_op_auth.core.bearer import TokenInfo
 from mock_op_auth.core.clients import secrets_equal
 from mock_op_auth.core.issuer import Env
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS, Dialect
 from mock_op_auth.dialects.base import json_response
 from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError, OAuthError
@@ -81,7 +81,8 @@ def build_router() -> APIRouter:
 
     @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
                       include_in_schema=False)
-    async def resource(path: str, request: Request, server: ServerDep) -> Any:
+    async def resource(path: str, request: Request) -> Any:
+        server = server_of(request)
         route, path_known = find_route(server.config, request.method, request.url.path)
         if route is None:
             status = 405 if path_known else 404
