@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import secrets
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -130,10 +131,16 @@ def _payload(raw: bytes) -> dict[str, Any]:
 class KeySet:
     """The server's signing keys: one current, older ones kept until their tokens expire."""
 
+    VERIFIED_CACHE = 1024
+
     def __init__(self, alg: str, clock: Clock, keys: list[SigningKey] | None = None) -> None:
         self.alg = alg
         self._clock = clock
         self._keys: list[SigningKey] = keys or [generate_key(alg)]
+        # token -> (kid, claims) of signatures already checked: a resource stub sees the same token
+        # again and again, and an RSA check plus JOSE parsing is most of its time. Entries count only
+        # while their key is live; times, issuer and revocation are checked by the caller every time.
+        self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     @property
     def current(self) -> SigningKey:
@@ -164,9 +171,19 @@ class KeySet:
 
     def verify(self, token: str) -> dict[str, Any]:
         """Check the signature of one of our tokens and return its claims (time is checked by the caller)."""
+        keys = self.live()
+        cached = self._verified.get(token)
+        if cached is not None and any(k.kid == cached[0] for k in keys):
+            return dict(cached[1])
+        kid, claims = self._verify(token, keys)
+        self._verified[token] = (kid, dict(claims))
+        while len(self._verified) > self.VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str, keys: list[SigningKey]) -> tuple[str, dict[str, Any]]:
         header = unverified_header(token)
         alg = header.get("alg")
-        keys = self.live()
         if alg not in {k.alg for k in keys}:
             raise InvalidTokenError("bad_algorithm")
         key = next((k for k in keys if k.kid == header.get("kid")), None)
@@ -176,7 +193,7 @@ class KeySet:
             payload = jws.verify(token, key.public, algorithms=[key.alg])
         except (JOSEError, ValueError, TypeError):
             raise InvalidTokenError("bad_signature") from None
-        return _payload(payload)
+        return key.kid, _payload(payload)
 
 
 def _retired(key: SigningKey, retire_at: float) -> SigningKey:
