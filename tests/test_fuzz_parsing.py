@@ -150,3 +150,4 @@ async def test_non_ascii_basic_credentials_are_invalid_request_not_a_500(client:
                                  headers={"authorization": "Basic d\u00e9mo".encode("latin-1")})
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
