@@ -130,14 +130,27 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def issuer_of(request: Request, configured: str | None) -> str:
+def issuer_of(request: Request, configured: str | None, host: str | None = None) -> str:
     """``--issuer`` when given, else the request's own scheme and host (DESIGN §2)."""
     if configured:
         return configured.rstrip("/")
     scope = request.scope
     root_path = scope.get("app_root_path", scope.get("root_path", ""))
     server = scope.get("server")
-    return _base_url(scope["scheme"], request.headers.get("host"), tuple(server) if server else None, root_path)
+    host = host if host is not None else request.headers.get("host")
+    return _base_url(scope["scheme"], host, tuple(server) if server else None, root_path)
+
+
+_URL_UNSAFE = frozenset("?#\\")
+
+
+def path_of(request: Request) -> str:
+    """``request.url.path`` without building the URL for a plain path (printable ASCII, nothing
+    that URL escaping or re-parsing would change); anything else goes the long way."""
+    path: str = request.scope["path"]
+    if path.isascii() and path.isprintable() and not path.startswith("//") and _URL_UNSAFE.isdisjoint(path):
+        return path
+    return request.url.path
 
 
 @lru_cache(maxsize=256)
@@ -175,5 +188,5 @@ async def read_call(request: Request, configured_issuer: str | None) -> Call:
                 form = parse_pairs(body.decode("utf-8"))
             except UnicodeDecodeError:
                 raise InvalidRequestError("the form body is not UTF-8") from None
-    return Call(method=method, path=request.url.path, issuer=issuer_of(request, configured_issuer),
+    return Call(method=method, path=path_of(request), issuer=issuer_of(request, configured_issuer, headers.get("host")),
                 query=query, form=form, headers=headers, body=body, content_type=content_type)
