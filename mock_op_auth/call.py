@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import URL
@@ -54,9 +54,16 @@ class Call:
     def query_dict(self) -> dict[str, str]:
         return _unique(self.query)
 
-    @cached_property
+    @property
     def basic(self) -> BasicCredentials | None:
-        """HTTP Basic client credentials (RFC 6749 §2.3.1: form-urlencoded id and secret)."""
+        """HTTP Basic client credentials (RFC 6749 §2.3.1: form-urlencoded id and secret), decoded
+        once per call (a lock-free memo: functools.cached_property takes a lock on Python 3.11)."""
+        memo = self.__dict__
+        if "_basic" not in memo:
+            memo["_basic"] = self._decode_basic()
+        return memo["_basic"]
+
+    def _decode_basic(self) -> BasicCredentials | None:
         auth = self.header("authorization")
         if not auth or auth[:6].lower() != "basic ":
             return None
