@@ -159,6 +159,8 @@ class KeySet:
 
     def sign(self, claims: Mapping[str, Any], typ: str = "JWT", key: SigningKey | None = None) -> str:
         key = key or self.current
+        if key.alg == "RS256":
+            return sign_rs256(claims, key, typ)
         headers = {"typ": typ, "kid": key.kid}
         return jws.sign(dict(claims), key.private, headers=headers, algorithm=key.alg)
 
@@ -194,6 +196,18 @@ class KeySet:
         except (JOSEError, ValueError, TypeError):
             raise InvalidTokenError("bad_signature") from None
         return key.kid, _payload(payload)
+
+
+_PKCS1 = padding.PKCS1v15()
+
+
+def sign_rs256(claims: Mapping[str, Any], key: SigningKey, typ: str) -> str:
+    """The compact JWS ``jws.sign`` makes for RS256, byte for byte (sorted header, compact JSON,
+    deterministic PKCS#1 v1.5), without python-jose's per-call overhead (~10% of an issuance)."""
+    header = json.dumps({"alg": "RS256", "kid": key.kid, "typ": typ}, separators=(",", ":"), sort_keys=True)
+    signing_input = f"{b64url(header.encode())}.{b64url(json.dumps(dict(claims), separators=(',', ':')).encode())}"
+    signature = key.private.prepared_key.sign(signing_input.encode("ascii"), _PKCS1, hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def _retired(key: SigningKey, retire_at: float) -> SigningKey:
