@@ -49,8 +49,11 @@ if wrk.method == "GET" then wrk.body = nil end
 done = function(summary, latency, requests)
   local bad = summary.errors.status + summary.errors.connect + summary.errors.read
             + summary.errors.write + summary.errors.timeout
-  io.write(string.format('BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), bad))
+  local e = summary.errors
+  io.write(string.format('BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d, '
+    .. '"detail": "status %d, connect %d, read %d, write %d, timeout %d"}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), bad,
+    e.status, e.connect, e.read, e.write, e.timeout))
 end
 """
 
@@ -134,6 +137,8 @@ def wrk(binary: str, script: Path, port: int, conns: int, duration: int, path: s
                          env=env, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
     data = json.loads(line[6:])
+    if data["errors"]:
+        print(f"wrk errors against port {port} {path}: {data['detail']}", file=sys.stderr)
     return {"rps": data["requests"] / (data["duration_us"] / 1e6), "p50": data["p50_us"] / 1000,
             "p99": data["p99_us"] / 1000, "errors": data["errors"]}
 
