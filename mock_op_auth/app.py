@@ -7,6 +7,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -80,11 +81,16 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                   description="Scenario-driven mock of OP's OAuth 2.0 / OpenID Connect authorization server",
                   docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json")
     app.state.server = server
-    # The routes themselves, not the routers: FastAPI matches an included router through
-    # per-request include contexts. Routes are tried in order, so the busiest paths come first
-    # (no two overlap; the resource stub's catch-all stays last). docs/performance.md
+    # Routers whose routes have no dependencies (token, resources) are added route by route:
+    # FastAPI matches an included router through per-request include contexts, and with no
+    # dependencies there is nothing for app.dependency_overrides to reach. Routes are tried in
+    # order, busiest first (no two overlap; the resource catch-all stays last). docs/performance.md
     for module in (token, introspection, userinfo, discovery, authorize, control, resources):
-        app.router.routes.extend(module.build_router().routes)
+        router = module.build_router()
+        if all(isinstance(route, APIRoute) and not route.dependant.dependencies for route in router.routes):
+            app.router.routes.extend(router.routes)
+        else:
+            app.include_router(router)
     app.add_middleware(ControlBodyLimit)
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,4 +1,4 @@
-"""Routes are mounted flat (docs/performance.md): the control API's admin guard still applies."""
+"""Route mounting (docs/performance.md): guards and dependency overrides still apply."""
 
 from __future__ import annotations
 
@@ -21,3 +21,18 @@ async def test_unknown_paths_still_reach_the_resource_stub(client: httpx.AsyncCl
     response = await client.get("/no/such/path")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+async def test_dependency_overrides_still_reach_routes_with_dependencies() -> None:
+    from fastapi import HTTPException
+
+    from mock_op_auth.deps import get_server
+
+    async def unavailable() -> None:
+        raise HTTPException(503, "overridden")
+
+    app = create_app()
+    app.dependency_overrides[get_server] = unavailable
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
+        assert (await client.get("/jwks")).status_code == 503
+        assert (await client.post("/_mock/reset")).status_code == 503
