@@ -82,7 +82,7 @@ def test_half_open_clients_do_not_block_others(tmp_path: Path) -> None:
             sock.sendall(partial)
             stalled.append(sock)
         response = httpx.post(f"http://127.0.0.1:{port}/token", data={"grant_type": "client_credentials"},
-                              auth=CLIENT, timeout=2.0)
+                              auth=CLIENT, timeout=5.0)
         assert response.status_code == 200
         assert response.json()["token_type"] == "Bearer"
     finally:
