@@ -7,9 +7,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_op_auth import __version__, watch
 from mock_op_auth.call import MAX_BODY_BYTES
@@ -48,23 +49,38 @@ class ControlBodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            response = json_response({"error": "invalid_request",
-                                      "error_description": f"the request body is larger than {self.limit} bytes"},
-                                     413)
-            await response(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
+        # Buffer the (small) control body so a chunked one past the limit also gets its 413.
+        chunks: list[bytes] = []
         received = 0
-
-        async def bounded() -> dict[str, object]:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))  # type: ignore[arg-type]
-                if received > self.limit:
-                    return {"type": "http.disconnect"}
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        await self.app(scope, bounded, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = json_response({"error": "invalid_request",
+                                  "error_description": f"the request body is larger than {self.limit} bytes"}, 413)
+        await response(scope, receive, send)
 
 
 def create_app(config: Config | None = None, settings: Settings | None = None, *,
@@ -77,8 +93,16 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                   docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json",
                   lifespan=watch.lifespan(server, settings))
     app.state.server = server
-    for module in (control, ui, discovery, authorize, token, op_token, op, introspection, userinfo, resources):
-        app.include_router(module.build_router())
+    # Routers whose routes have no dependencies (token, resources) are added route by route:
+    # FastAPI matches an included router through per-request include contexts, and with no
+    # dependencies there is nothing for app.dependency_overrides to reach. Routes are tried in
+    # order, busiest first (no two overlap; the resource catch-all stays last). docs/performance.md
+    for module in (token, op_token, introspection, userinfo, discovery, authorize, op, control, ui, resources):
+        router = module.build_router()
+        if all(isinstance(route, APIRoute) and not route.dependant.dependencies for route in router.routes):
+            app.router.routes.extend(router.routes)
+        else:
+            app.include_router(router)
     app.add_middleware(ControlBodyLimit)
 
     @app.exception_handler(StarletteHTTPException)

@@ -8,10 +8,11 @@ and malformed input becomes an ``invalid_request`` in the endpoint's own dialect
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 
 from mock_op_auth.errors import InvalidRequestError, RequestTooLargeError
@@ -55,13 +56,20 @@ class Call:
 
     @property
     def basic(self) -> BasicCredentials | None:
-        """HTTP Basic client credentials (RFC 6749 §2.3.1: form-urlencoded id and secret)."""
+        """HTTP Basic client credentials (RFC 6749 §2.3.1: form-urlencoded id and secret), decoded
+        once per call (a lock-free memo: functools.cached_property takes a lock on Python 3.11)."""
+        memo = self.__dict__
+        if "_basic" not in memo:
+            memo["_basic"] = self._decode_basic()
+        return memo["_basic"]
+
+    def _decode_basic(self) -> BasicCredentials | None:
         auth = self.header("authorization")
         if not auth or auth[:6].lower() != "basic ":
             return None
         try:
             decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input to b64decode
             raise InvalidRequestError("malformed HTTP Basic credentials") from None
         client_id, sep, secret = decoded.partition(":")
         if not sep:
@@ -93,6 +101,17 @@ def _unique(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """``parse_qsl(text, keep_blank_values=True)`` bounded to MAX_PARAMS; a plain text (no ``%``
+    or ``+``, the usual token request) takes a split-only path with the same result."""
+    if "%" not in text and "+" not in text:
+        if text.count("&") >= MAX_PARAMS:
+            raise InvalidRequestError(f"more than {MAX_PARAMS} parameters")
+        pairs: list[tuple[str, str]] = []
+        for piece in text.split("&"):
+            if piece:
+                name, _, value = piece.partition("=")
+                pairs.append((name, value))
+        return tuple(pairs)
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_PARAMS, strict_parsing=False)
     except ValueError:
@@ -118,26 +137,63 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def issuer_of(request: Request, configured: str | None) -> str:
+def issuer_of(request: Request, configured: str | None, host: str | None = None) -> str:
     """``--issuer`` when given, else the request's own scheme and host (DESIGN §2)."""
     if configured:
         return configured.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    scope = request.scope
+    root_path = scope.get("app_root_path", scope.get("root_path", ""))
+    server = scope.get("server")
+    host = host if host is not None else request.headers.get("host")
+    return _base_url(scope["scheme"], host, tuple(server) if server else None, root_path)
+
+
+_URL_UNSAFE = frozenset("?#\\")
+
+
+def path_of(request: Request) -> str:
+    """``request.url.path`` without building the URL for a plain path (printable ASCII, nothing
+    that URL escaping or re-parsing would change); anything else goes the long way."""
+    path: str = request.scope["path"]
+    if path.isascii() and path.isprintable() and not path.startswith("//") and _URL_UNSAFE.isdisjoint(path):
+        return path
+    return request.url.path
+
+
+@lru_cache(maxsize=256)
+def _base_url(scheme: str, host: str | None, server: tuple[str, int | None] | None, root_path: str) -> str:
+    """``request.base_url`` without the slash, built once per distinct (scheme, host, root path)."""
+    headers = [(b"host", host.encode("latin-1"))] if host is not None else []
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": root_path if root_path.endswith("/")
+             else root_path + "/", "root_path": root_path, "query_string": b"", "headers": headers}
+    return str(URL(scope=scope)).rstrip("/")
 
 
 async def read_call(request: Request, configured_issuer: str | None) -> Call:
-    query_string = request.url.query
+    """The request as a Call, read straight from the ASGI scope (one pass over the headers)."""
+    scope = request.scope
+    try:
+        query_string = scope.get("query_string", b"").decode()
+    except UnicodeDecodeError:
+        raise InvalidRequestError("the query string is not UTF-8") from None
     query = parse_pairs(query_string) if query_string else ()
+    headers: dict[str, str] = {}
+    content_type: str | None = None
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        if content_type is None and name == "content-type":
+            content_type = value
+        headers[name] = value
+    content_type = (content_type or "").split(";")[0].strip().lower()
     body = b""
     form: tuple[tuple[str, str], ...] = ()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+    method = scope["method"]
+    if method in ("POST", "PUT", "PATCH", "DELETE"):
         body = await read_body(request)
         if content_type == FORM_TYPE and body:
             try:
                 form = parse_pairs(body.decode("utf-8"))
             except UnicodeDecodeError:
                 raise InvalidRequestError("the form body is not UTF-8") from None
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw}
-    return Call(method=request.method, path=request.url.path, issuer=issuer_of(request, configured_issuer),
+    return Call(method=method, path=path_of(request), issuer=issuer_of(request, configured_issuer, headers.get("host")),
                 query=query, form=form, headers=headers, body=body, content_type=content_type)

@@ -7,8 +7,6 @@ import argparse
 import json
 import logging
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--watch", action="store_true", default=None,
                        help="reload the fixture files when they change; a bad file is refused")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--state", metavar="FILE", help="keep tokens, codes, grants and keys in this SQLite file")
     check = commands.add_parser("check", help="validate fixture files")
     check.add_argument("paths", nargs="+", metavar="PATH")
     health = commands.add_parser("healthcheck", help="exit 0 when the server answers ready")
@@ -42,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {k: v for k, v in {
         "host": args.host, "port": args.port, "fixtures": args.fixtures, "issuer": args.issuer,
-        "log_level": args.log_level, "watch": getattr(args, "watch", None),
+        "log_level": args.log_level, "watch": getattr(args, "watch", None), "state": args.state,
     }.items() if v is not None}
     return Settings(**flags)
 
@@ -66,7 +65,16 @@ def serve(args: argparse.Namespace) -> int:
     if settings.scenario and settings.scenario not in config.scenarios:
         print(f"mock-op-auth: unknown scenario {settings.scenario!r} (MOCK_OP_AUTH_SCENARIO)", file=sys.stderr)
         return 1
-    app = create_app(config, settings)
+    state_errors: tuple[type[Exception], ...] = ()
+    if settings.state:  # imported only when asked for: sqlite3 stays off the default start-up path
+        from mock_op_auth.store_sqlite import StateError
+
+        state_errors = (StateError,)
+    try:
+        app = create_app(config, settings)
+    except state_errors as err:
+        print(f"mock-op-auth: {err}", file=sys.stderr)
+        return 1
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     return 0
 
@@ -87,6 +95,9 @@ def check(args: argparse.Namespace) -> int:
 
 
 def healthcheck(args: argparse.Namespace) -> int:
+    import urllib.error  # here, not at the top: urllib.request costs `serve` milliseconds of start-up
+    import urllib.request
+
     url = (args.url or f"http://127.0.0.1:{Settings().port}").rstrip("/") + "/_mock/health"
     try:
         with urllib.request.urlopen(url, timeout=args.timeout) as response:

@@ -9,7 +9,14 @@ from fastapi import Depends, Request
 from mock_op_auth.server import Server
 
 
-def get_server(request: Request) -> Server:
+def server_of(request: Request) -> Server:
+    """The app's Server as a plain call: the token and resource routes use it to skip FastAPI's
+    per-request dependency solving, a sixth of their time (docs/performance.md)."""
+    return request.app.state.server
+
+
+async def get_server(request: Request) -> Server:
+    """Async, so FastAPI calls it inline instead of in a worker thread (a sync dependency costs a thread hop)."""
     return request.app.state.server
 
 

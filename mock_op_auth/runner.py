@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_op_auth.call import Call, read_call
+from mock_op_auth.call import Call, path_of, read_call
 from mock_op_auth.config.schema import RawResponse, TokenAction
 from mock_op_auth.core.issuer import Env
 from mock_op_auth.dialects import Dialect
@@ -134,7 +134,7 @@ def _record(server: Server, request: Request, handler: Handler, call: Call | Non
                                       else None)
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
     server.journal.record({
-        "time": round(server.clock.now(), 3), "method": request.method, "path": request.url.path,
+        "time": round(server.clock.now(), 3), "method": request.method, "path": path_of(request),
         "endpoint": handler.endpoint, "dialect": handler.dialect.name, "client_id": client_id,
         "grant_type": grant_type, "status": response.status_code, "scenario": scenario,
         "rule": outcome.rule_id, "params": params, "headers": headers, "duration_ms": duration_ms,

@@ -29,8 +29,16 @@ class Server:
         self.settings = settings
         self.config = config
         self.clock = Clock()
-        self.store: Store = store or MemoryStore(self.clock)
-        self.keys = KeySet(config.server.signing_alg, self.clock, keys)
+        if store is None and settings.state:  # --state FILE: SQLite, keys included (docs/state.md)
+            from mock_op_auth.store_sqlite import SqliteStore
+
+            sqlite = SqliteStore(settings.state, self.clock)
+            self.store: Store = sqlite
+            self.keys = sqlite.keyset(config.server.signing_alg) if keys is None else \
+                KeySet(config.server.signing_alg, self.clock, keys)
+        else:
+            self.store = store or MemoryStore(self.clock)
+            self.keys = KeySet(config.server.signing_alg, self.clock, keys)
         self.engine = ScenarioEngine(config, settings.scenario)
         self.journal = Journal(config.server.journal_size)
         self.issuer = TokenIssuer(self.keys, self.store, self.clock)

@@ -9,6 +9,7 @@ expiring by the mock clock. Records are frozen dataclasses and every change is a
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -18,7 +19,7 @@ from mock_op_auth.clock import Clock
 V = TypeVar("V")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthCode:
     code: str
     client_id: str
@@ -35,7 +36,7 @@ class AuthCode:
     grant_id: str | None = None  # set once redeemed: a replay revokes that grant
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Grant:
     """One authorization and everything issued from it: the unit a reuse or a replay revokes."""
 
@@ -54,7 +55,7 @@ class Grant:
     extra_claims: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessToken:
     """An issued access token: keyed by the opaque string, or by ``jti`` for a JWT."""
 
@@ -72,7 +73,7 @@ class AccessToken:
     claims: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RefreshToken:
     token: str
     grant_id: str
@@ -138,32 +139,57 @@ class Store(Protocol):
 
 
 class _Table(Generic[V]):
-    """A dict bounded in size whose entries expire by the clock; oldest out first when full."""
+    """A dict bounded in size whose entries expire by the clock; oldest out first when full.
+
+    Rows are kept in insertion order, which is nearly expiry order, so each insert drops the
+    expired rows at the front (amortised O(1)); a full sweep, for rows that expire out of order,
+    runs once per ``len(table)`` inserts, so a big table never costs a scan per write.
+    """
 
     def __init__(self, expires: Callable[[V], float], limit: int) -> None:
-        self._rows: dict[str, V] = {}
+        self._rows: OrderedDict[str, V] = OrderedDict()
         self._expires = expires
         self._limit = limit
+        self._inserts = 0
+        self._next_sweep = MemoryStore.PURGE_EVERY
 
     def get(self, key: str) -> V | None:
         return self._rows.get(key)
 
     def put(self, key: str, row: V, now: float) -> None:
-        if key not in self._rows and len(self._rows) >= self._limit:
-            self.purge(now)
-            while len(self._rows) >= self._limit:
-                del self._rows[next(iter(self._rows))]
-        self._rows[key] = row
+        rows = self._rows
+        if key not in rows:
+            self._inserts += 1
+            if self._inserts >= self._next_sweep:
+                self.purge(now)
+            else:
+                self._purge_front(now)
+            while len(rows) >= self._limit:
+                rows.popitem(last=False)
+        rows[key] = row
+
+    def _purge_front(self, now: float) -> None:
+        rows, expires = self._rows, self._expires
+        for _ in range(4):
+            if not rows:
+                return
+            key = next(iter(rows))
+            if expires(rows[key]) > now:
+                return
+            del rows[key]
 
     def purge(self, now: float) -> None:
         for key in [k for k, row in self._rows.items() if self._expires(row) <= now]:
             del self._rows[key]
+        self._inserts = 0
+        self._next_sweep = max(MemoryStore.PURGE_EVERY, len(self._rows))
 
     def values(self) -> list[V]:
         return list(self._rows.values())
 
     def clear(self) -> None:
         self._rows.clear()
+        self._inserts = 0
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -174,10 +200,11 @@ class MemoryStore:
 
     PURGE_EVERY = 1024
 
-    def __init__(self, clock: Clock, limit: int = 200_000) -> None:
+    def __init__(self, clock: Clock, limit: int = 50_000) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._writes = 0
+        self._next_purge = self.PURGE_EVERY
         self._codes: _Table[AuthCode] = _Table(lambda c: c.expires_at, limit)
         self._grants: _Table[Grant] = _Table(lambda g: g.expires_at, limit)
         self._access: _Table[AccessToken] = _Table(lambda t: t.expires_at, limit)
@@ -191,12 +218,14 @@ class MemoryStore:
         with self._lock:
             table.put(key, row, now)
             self._writes += 1
-            if self._writes % self.PURGE_EVERY == 0:
+            if self._writes >= self._next_purge:  # at most once per PURGE_EVERY writes, amortised O(1)
+                self._writes = 0
                 self._purge(now)
+                self._next_purge = max(self.PURGE_EVERY, len(self._grants), len(self._access_by_grant))
 
     def _purge(self, now: float) -> None:
-        for table in (self._codes, self._grants, self._access, self._refresh, self._intents):
-            table.purge(now)
+        """Drop the grant index of grants gone from the table (the tables sweep themselves)."""
+        self._grants.purge(now)
         live = {g.id for g in self._grants.values()}
         for grant_id in [g for g in self._access_by_grant if g not in live]:
             del self._access_by_grant[grant_id]

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.routing import compile_path
 
-from mock_op_auth.call import Call
+from mock_op_auth.call import Call, path_of
 from mock_op_auth.config.schema import Config, Resource, TokenAction
 from mock_op_auth.core.bearer import TokenInfo
 from mock_op_auth.core.clients import secrets_equal
 from mock_op_auth.core.issuer import Env
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS, Dialect
 from mock_op_auth.dialects.base import json_response
 from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError, MissingApiKeyError
@@ -80,8 +80,9 @@ def build_router() -> APIRouter:
 
     @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
                       include_in_schema=False)
-    async def resource(path: str, request: Request, server: ServerDep) -> Any:
-        route, path_known = find_route(server.config, request.method, request.url.path)
+    async def resource(request: Request) -> Any:  # the path comes from request.url, unvalidated by FastAPI
+        server = server_of(request)
+        route, path_known = find_route(server.config, request.method, path_of(request))
         if route is None:
             status = 405 if path_known else 404
             return json_response({"error": "not_found" if status == 404 else "method_not_allowed",

@@ -12,7 +12,7 @@ from mock_op_auth.call import Call
 from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.core.grants import TokenRequest
 from mock_op_auth.core.issuer import Env
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS, Dialect
 from mock_op_auth.errors import InvalidRequestError
 from mock_op_auth.runner import DialectErrors, Facts, run
@@ -45,7 +45,7 @@ def build_router() -> APIRouter:
     rfc = TokenHandler(DIALECTS["rfc"])
 
     @router.post("/token", summary="Token endpoint (RFC 6749 §3.2)", response_model=None)
-    async def token(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, rfc)
+    async def token(request: Request) -> Any:
+        return await run(server_of(request), request, rfc)
 
     return router

@@ -1,0 +1,44 @@
+"""MemoryStore stays bounded and forgets expired rows without a scan per write."""
+
+from __future__ import annotations
+
+from mock_op_auth.clock import Clock
+from mock_op_auth.store import AccessToken, MemoryStore
+
+
+def token(key: str, expires_at: float) -> AccessToken:
+    return AccessToken(key=key, client_id="c", subject="c", scope=("a",), issued_at=0, expires_at=expires_at,
+                       audience="aud", issuer="iss")
+
+
+def test_expired_tokens_are_dropped_as_new_ones_arrive() -> None:
+    clock = Clock()
+    store = MemoryStore(clock)
+    for i in range(5000):
+        store.put_access(token(f"t{i}", clock.now() + 1))
+        if i % 100 == 99:
+            clock.advance(2)
+    assert store.sizes()["access_tokens"] <= 200
+    assert store.get_access("t0") is None
+
+
+def test_tokens_that_expire_out_of_order_are_swept_too() -> None:
+    clock = Clock()
+    store = MemoryStore(clock)
+    store.put_access(token("long", clock.now() + 10_000))
+    for i in range(3000):
+        store.put_access(token(f"t{i}", clock.now() + (1 if i % 2 else 10_000)))
+    clock.advance(5)
+    for i in range(8000):  # a sweep runs at least once per len(table) inserts
+        store.put_access(token(f"u{i}", clock.now() + 1_000_000))
+    assert store.get_access("t1") is None  # behind a long-lived row at the front, still swept
+    assert store.get_access("t0") is not None and store.get_access("long") is not None
+
+
+def test_a_full_store_drops_its_oldest_rows() -> None:
+    clock = Clock()
+    store = MemoryStore(clock, limit=100)
+    for i in range(1000):
+        store.put_access(token(f"t{i}", clock.now() + 3600))
+    assert store.sizes()["access_tokens"] == 100
+    assert store.get_access("t899") is None and store.get_access("t900") is not None
