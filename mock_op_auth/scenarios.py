@@ -15,6 +15,12 @@ from typing import Any
 
 from mock_op_auth.config.schema import Config, Rule, RuleMatch, ScenarioServer, ServerConfig
 
+MAX_RUNTIME_RULES = 1000
+
+
+class RuleLimitError(Exception):
+    """Too many runtime rules are queued (each is tried on every request, so they are bounded)."""
+
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -96,7 +102,13 @@ class ScenarioEngine:
             self._used = {k: v for k, v in self._used.items() if not k.startswith(prefix)}
 
     def add_rule(self, rule: Rule) -> str:
+        """Queue a runtime rule; past ``MAX_RUNTIME_RULES`` the used-up ones make room, else it is refused."""
         with self._lock:
+            if len(self._runtime) >= MAX_RUNTIME_RULES:
+                self._runtime = [(i, r) for i, r in self._runtime
+                                 if r.times is None or self._used.get(f"runtime:{i}", 0) < r.times]
+            if len(self._runtime) >= MAX_RUNTIME_RULES:
+                raise RuleLimitError(f"{MAX_RUNTIME_RULES} runtime rules are queued; DELETE /_mock/rules first")
             rule_id = self._next_runtime_id
             self._next_runtime_id += 1
             self._runtime.append((rule_id, rule))

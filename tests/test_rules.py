@@ -259,3 +259,18 @@ async def test_token_action_sets_the_refresh_token_lifetime(client: httpx.AsyncC
     refused = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
                                 auth=CLIENT)
     assert refused.json()["error"] == "invalid_grant"
+
+
+async def test_runtime_rules_are_bounded_and_used_up_ones_make_room(client: httpx.AsyncClient, server) -> None:
+    from mock_op_auth.config.schema import Rule
+    from mock_op_auth.scenarios import MAX_RUNTIME_RULES
+
+    filler = Rule.model_validate({"match": {"endpoint": "revoke"}, "respond": {"status": 503}})
+    for _ in range(MAX_RUNTIME_RULES - 1):  # set up directly: a thousand HTTP calls would only be slower
+        server.engine.add_rule(filler)
+    await add_rule(client, match={"endpoint": "token"}, respond={"status": 429}, times=1)
+    refused = await client.post("/_mock/rules", json={"match": {"endpoint": "token"}, "respond": {"status": 500}})
+    assert refused.status_code == 409 and "DELETE /_mock/rules" in refused.json()["error_description"]
+    assert (await token(client, grant_type="client_credentials")).status_code == 429  # the one-shot rule is used up
+    again = await client.post("/_mock/rules", json={"match": {"endpoint": "token"}, "respond": {"status": 500}})
+    assert again.status_code == 201

@@ -35,6 +35,9 @@ def claims_for_scope(user_claims: dict[str, Any], scope: tuple[str, ...]) -> dic
             if k not in _RESERVED and (k in released or k not in _SCOPED)}
 
 
+NO_CLAIMS: dict[str, Any] = {}  # shared by every record without extra claims; never mutated
+
+
 @dataclass(frozen=True)
 class TokenShape:
     """How a dialect wants its tokens to look; OP's Apigee path uses 28/32-character opaque tokens."""
@@ -104,24 +107,25 @@ class TokenIssuer:
             shape.access_ttl or server.access_token_ttl)
         status = override.status if override and override.status else "approved"
         audience = server.audience or issuer
-        jti = secrets.token_urlsafe(16)
-        claims: dict[str, Any] = {
-            "iss": issuer, "sub": who.subject, "aud": audience, "exp": now + ttl, "iat": now, "nbf": now,
-            "jti": jti, "client_id": who.client_id, "scope": " ".join(who.scope),
-        }
-        if who.auth_time is not None:
-            claims["auth_time"] = who.auth_time
-        claims.update(who.extra_claims)
-        if override:
-            claims.update(override.claims)
-        if shape.access_format == "jwt":
-            token, key = self._keys.sign(claims, typ="at+jwt"), jti
+        jwt = shape.access_format == "jwt"
+        jti = secrets.token_urlsafe(16) if jwt else None
+        extra: dict[str, Any] = {**who.extra_claims, **(override.claims if override else {})}
+        if jwt:
+            claims: dict[str, Any] = {
+                "iss": issuer, "sub": who.subject, "aud": audience, "exp": now + ttl, "iat": now, "nbf": now,
+                "jti": jti, "client_id": who.client_id, "scope": " ".join(who.scope),
+            }
+            if who.auth_time is not None:
+                claims["auth_time"] = who.auth_time
+            claims.update(extra)
+            token, key = self._keys.sign(claims, typ="at+jwt"), str(jti)
         else:
             token = key = random_token(shape.opaque_length)
+        # The record keeps only what its own fields do not: a store holds many thousands of these.
         self._store.put_access(AccessToken(
             key=key, client_id=who.client_id, subject=who.subject, scope=who.scope, issued_at=now,
             expires_at=now + ttl, audience=audience, issuer=issuer, grant_id=who.grant_id, status=status,
-            claims={k: v for k, v in claims.items() if k not in ("iss", "aud", "exp", "iat", "nbf")},
+            claims=extra or NO_CLAIMS,
         ))
         return token, ttl, status
 

@@ -18,6 +18,7 @@ from mock_op_auth.core.minting import MintedToken, MintError, MintRequest, mint_
 from mock_op_auth.deps import ServerDep
 from mock_op_auth.key_rotation import KeyRotation, rotate_keys
 from mock_op_auth.live_tokens import LiveTokenList, live_tokens, revoke_live_token
+from mock_op_auth.scenarios import RuleLimitError
 
 
 def require_admin(request: Request, server: ServerDep) -> None:
@@ -131,7 +132,10 @@ def build_router() -> APIRouter:
 
     @router.post("/rules", response_model=RuleAdded, status_code=201, summary="Queue a rule, tried first")
     async def add_rule(rule: Rule, server: ServerDep) -> RuleAdded:
-        return RuleAdded(id=server.engine.add_rule(rule))
+        try:
+            return RuleAdded(id=server.engine.add_rule(rule))
+        except RuleLimitError as err:
+            raise HTTPException(409, str(err)) from None
 
     @router.get("/rules", response_model=RuleList, summary="The runtime rules and how often each acted")
     async def list_rules(server: ServerDep) -> RuleList:
