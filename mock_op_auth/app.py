@@ -91,6 +91,7 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
     app = FastAPI(title="mock-op-auth", version=__version__,
                   description="Scenario-driven mock of OP's OAuth 2.0 / OpenID Connect authorization server",
                   docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json",
+                  swagger_ui_oauth2_redirect_url="/_mock/docs/oauth2-redirect",
                   lifespan=watch.lifespan(server, settings))
     app.state.server = server
     # Routers whose routes have no dependencies (token, resources) are added route by route:

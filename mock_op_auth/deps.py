@@ -10,8 +10,9 @@ from mock_op_auth.server import Server
 
 
 def server_of(request: Request) -> Server:
-    """The app's Server as a plain call: the token and resource routes use it to skip FastAPI's
-    per-request dependency solving, a sixth of their time (docs/performance.md)."""
+    """The app's Server as a plain call: the protocol routes use it to skip FastAPI's per-request
+    dependency solving, and so are matched flat rather than through an included router
+    (docs/performance.md); the control API keeps ``ServerDep``."""
     return request.app.state.server
 
 

@@ -34,5 +34,5 @@ async def test_dependency_overrides_still_reach_routes_with_dependencies() -> No
     app = create_app()
     app.dependency_overrides[get_server] = unavailable
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
-        assert (await client.get("/jwks")).status_code == 503
         assert (await client.post("/_mock/reset")).status_code == 503
+        assert (await client.get("/_mock/clock")).status_code == 503

@@ -16,7 +16,7 @@ from mock_op_auth.call import Call
 from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.core.authorize import AuthorizeRequest, PendingRequest
 from mock_op_auth.core.issuer import Env
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS, Dialect
 from mock_op_auth.dialects.base import authorize_error, redirect_with
 from mock_op_auth.errors import InvalidRequestError, OAuthError
@@ -101,14 +101,14 @@ def build_router() -> APIRouter:
 
     @router.get("/authorize", **spec)
     @router.post("/authorize", **spec)
-    async def authorize(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, handler)
+    async def authorize(request: Request) -> Any:
+        return await run(server_of(request), request, handler)
 
     @router.post(DECISION_PATH, summary="The login page's Approve or Deny", response_model=None,
                  response_class=Response,
                  responses={302: {"description": "back to the client with a code, or with access_denied"},
                             400: {"description": "an error page: bad CSRF token, unknown or used request"}})
-    async def decide(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, decision)
+    async def decide(request: Request) -> Any:
+        return await run(server_of(request), request, decision)
 
     return router

@@ -12,7 +12,7 @@ from mock_op_auth.call import Call
 from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.core.issuer import Env
 from mock_op_auth.core.pkce import METHODS
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.base import json_response
 from mock_op_auth.runner import DialectErrors, Facts, run
@@ -83,15 +83,15 @@ def build_router() -> APIRouter:
     jwks = DocumentHandler("jwks", lambda server, issuer: server.keys.jwks())
 
     @router.get("/.well-known/openid-configuration", summary="OpenID Provider metadata", response_model=None)
-    async def openid_configuration(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, discovery)
+    async def openid_configuration(request: Request) -> Any:
+        return await run(server_of(request), request, discovery)
 
     @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata", response_model=None)
-    async def oauth_metadata(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, discovery)
+    async def oauth_metadata(request: Request) -> Any:
+        return await run(server_of(request), request, discovery)
 
     @router.get("/jwks", summary="JSON Web Key Set", response_model=None)
-    async def jwks_document(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, jwks)
+    async def jwks_document(request: Request) -> Any:
+        return await run(server_of(request), request, jwks)
 
     return router

@@ -13,7 +13,7 @@ from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.core.bearer import TokenInfo
 from mock_op_auth.core.clients import authenticate
 from mock_op_auth.core.issuer import Env
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.base import NO_STORE, json_response
 from mock_op_auth.errors import InvalidRequestError, InvalidTokenError
@@ -95,11 +95,11 @@ def build_router() -> APIRouter:
     introspect, revoke = IntrospectHandler(), RevokeHandler()
 
     @router.post("/introspect", summary="Token introspection (RFC 7662)", response_model=None)
-    async def introspection(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, introspect)
+    async def introspection(request: Request) -> Any:
+        return await run(server_of(request), request, introspect)
 
     @router.post("/revoke", summary="Token revocation (RFC 7009)", response_model=None)
-    async def revocation(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, revoke)
+    async def revocation(request: Request) -> Any:
+        return await run(server_of(request), request, revoke)
 
     return router

@@ -20,7 +20,7 @@ from mock_op_auth.core.clients import secrets_equal
 from mock_op_auth.core.issuer import Env
 from mock_op_auth.core.psd2 import IntentService, Psd2Authorizer, Psd2AuthorizeRequest, intent_body
 from mock_op_auth.core.registration import Registration, RegistrationService
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.base import NO_STORE, authorize_error, json_response, redirect_with
 from mock_op_auth.dialects.psd2 import api_error
@@ -140,27 +140,27 @@ def build_router() -> APIRouter:
 
     @router.get("/oauth/authorize", summary="OP PSD2 authorization endpoint (signed request object)",
                 response_model=None, response_class=Response)
-    async def psd2_authorize(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, Psd2AuthorizeHandler())
+    async def psd2_authorize(request: Request) -> Any:
+        return await run(server_of(request), request, Psd2AuthorizeHandler())
 
     @router.get("/oauth/jwks/PSD2_OIDC", summary="OP PSD2 ID-token keys", response_model=None)
-    async def psd2_jwks(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, jwks)
+    async def psd2_jwks(request: Request) -> Any:
+        return await run(server_of(request), request, jwks)
 
     @router.post(INTENTS, summary="Create an AIS authorization (intent)", response_model=None)
-    async def create_intent(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, IntentsHandler("create"))
+    async def create_intent(request: Request) -> Any:
+        return await run(server_of(request), request, IntentsHandler("create"))
 
     @router.get(INTENTS + "/{authorization_id}", summary="Read an AIS authorization", response_model=None)
-    async def read_intent(authorization_id: str, request: Request, server: ServerDep) -> Any:
-        return await run(server, request, IntentsHandler("get", authorization_id))
+    async def read_intent(authorization_id: str, request: Request) -> Any:
+        return await run(server_of(request), request, IntentsHandler("get", authorization_id))
 
     @router.delete(INTENTS + "/{authorization_id}", summary="Revoke an AIS authorization", response_model=None)
-    async def revoke_intent(authorization_id: str, request: Request, server: ServerDep) -> Any:
-        return await run(server, request, IntentsHandler("delete", authorization_id))
+    async def revoke_intent(authorization_id: str, request: Request) -> Any:
+        return await run(server_of(request), request, IntentsHandler("delete", authorization_id))
 
     @router.post("/tpp-registration/register", summary="OP PSD2 TPP registration", response_model=None)
-    async def tpp_register(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, register)
+    async def tpp_register(request: Request) -> Any:
+        return await run(server_of(request), request, register)
 
     return router

@@ -24,7 +24,7 @@ from mock_op_auth.core.exemption import JWT_BEARER
 from mock_op_auth.core.grants import TokenRequest
 from mock_op_auth.core.issuer import Env
 from mock_op_auth.core.psd2 import IntentService
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import ApigeeDialect, Psd2Dialect
 from mock_op_auth.dialects.rfc import RfcDialect
 from mock_op_auth.errors import (
@@ -127,16 +127,16 @@ def build_router() -> APIRouter:
 
     @router.post("/auth/v2/accesstoken", summary="OP general APIs token endpoint (Apigee Edge)",
                  response_model=None)
-    async def apigee_token(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, apigee)
+    async def apigee_token(request: Request) -> Any:
+        return await run(server_of(request), request, apigee)
 
     @router.post("/oauth/token", summary="OP PSD2 token endpoint", response_model=None)
-    async def psd2_token(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, psd2)
+    async def psd2_token(request: Request) -> Any:
+        return await run(server_of(request), request, psd2)
 
     @router.post("/corporate-oidc/v1/token", summary="OP Corporate Banking APIs token endpoint",
                  response_model=None)
-    async def corporate_token(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, corporate)
+    async def corporate_token(request: Request) -> Any:
+        return await run(server_of(request), request, corporate)
 
     return router

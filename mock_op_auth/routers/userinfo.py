@@ -11,7 +11,7 @@ from mock_op_auth.call import Call
 from mock_op_auth.config.schema import TokenAction, User
 from mock_op_auth.core.bearer import TokenInfo
 from mock_op_auth.core.issuer import Env, claims_for_scope
-from mock_op_auth.deps import ServerDep
+from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.base import NO_STORE, json_response
 from mock_op_auth.errors import InsufficientScopeError, InvalidRequestError
@@ -54,7 +54,7 @@ def build_router() -> APIRouter:
 
     @router.get("/userinfo", summary="UserInfo endpoint (OIDC Core §5.3)", response_model=None)
     @router.post("/userinfo", summary="UserInfo endpoint (OIDC Core §5.3)", response_model=None)
-    async def userinfo(request: Request, server: ServerDep) -> Any:
-        return await run(server, request, handler)
+    async def userinfo(request: Request) -> Any:
+        return await run(server_of(request), request, handler)
 
     return router
