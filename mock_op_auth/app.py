@@ -104,6 +104,7 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
             app.router.routes.extend(router.routes)
         else:
             app.include_router(router)
+    resources.install_fast_path(app.router.routes)
     app.add_middleware(ControlBodyLimit)
 
     @app.exception_handler(StarletteHTTPException)

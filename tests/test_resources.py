@@ -162,3 +162,22 @@ async def test_token_expires_by_the_mock_clock(client: httpx.AsyncClient, server
     response = await call(client, token)
     assert response.status_code == 401 and "expired" in response.json()["error_description"]
 
+
+
+async def test_a_fixture_route_cannot_shadow_the_servers_own_paths(default_config, rsa_key) -> None:
+    from mock_op_auth.config.schema import Resource
+    from tests.conftest import build_app
+
+    shadow = Resource.model_validate({"path": "/jwks", "methods": ["GET"], "scopes": ["accounts"],
+                                      "response": {"json": {"keys": "hijacked"}}})
+    extra = Resource.model_validate({"path": "/extra/{id}", "methods": ["GET"], "scopes": ["accounts"],
+                                     "response": {"json": {"ok": True}}})
+    config = default_config.model_copy(update={"resources": [*default_config.resources, shadow, extra]})
+    app = build_app(config, rsa_key)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as c:
+        jwks = await c.get("/jwks")
+        assert jwks.status_code == 200 and isinstance(jwks.json()["keys"], list)
+        token = (await client_credentials(c))["access_token"]
+        assert (await c.get("/extra/7", headers={"Authorization": f"Bearer {token}"})).json() == {"ok": True}
+        assert (await c.head("/accounts/v3/accounts", headers={"Authorization": f"Bearer {token}",
+                                                               "x-api-key": "demo-client"})).status_code == 200

@@ -10,8 +10,10 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
-from starlette.routing import compile_path
+from starlette.routing import BaseRoute, Match, Route, compile_path
+from starlette.types import Receive, Scope, Send
 
 from mock_op_auth.call import Call, path_of
 from mock_op_auth.config.schema import Config, Resource, TokenAction
@@ -73,6 +75,40 @@ class ResourceHandler(DialectErrors):
 
     def act(self, server: Server, checked: Checked, env: Env, override: TokenAction | None) -> Response:
         return raw_response(checked.route.response)
+
+
+class ResourceFastPath(BaseRoute):
+    """Tried first: a request for one of the fixture's resource paths goes straight to the stub
+    instead of failing every other route's match (that was a third of a resource request).
+
+    A path any of the server's own routes matches is never taken here, so a fixture cannot
+    shadow the server; such requests, and unknown paths, fall through to the usual routing and
+    the catch-all below answers them exactly as before.
+    """
+
+    def __init__(self, reserved: list[re.Pattern[str]]) -> None:
+        self.reserved = reserved
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        server: Server = scope["app"].state.server
+        path = scope["path"]
+        route, _ = find_route(server.config, scope["method"], path)
+        if route is None or path.startswith("/_mock") or any(p.match(path) for p in self.reserved):
+            return Match.NONE, {}
+        return Match.FULL, {"mock_op_auth.resource": route}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await run(server_of(request), request, ResourceHandler(scope["mock_op_auth.resource"]))
+        await response(scope, receive, send)
+
+
+def install_fast_path(routes: list[BaseRoute]) -> None:
+    """Put ``ResourceFastPath`` in front of ``routes`` (an app's, fully built)."""
+    reserved = [r.path_regex for r in routes if isinstance(r, Route | APIRoute) and r.path != "/{path:path}"]
+    routes.insert(0, ResourceFastPath(reserved))
 
 
 def build_router() -> APIRouter:
