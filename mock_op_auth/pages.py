@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from mock_op_auth.config.schema import Config
@@ -68,9 +67,20 @@ def user_choices(config: Config, hint: str | None) -> list[UserChoice]:
 
 
 class Pages:
+    """Renders the templates; Jinja2 is loaded on the first page, off the server's start-up path."""
+
     def __init__(self) -> None:
-        self.env = Environment(loader=PackageLoader("mock_op_auth", "templates"),
-                               autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
+        self._env: Any = None
+
+    @property
+    def env(self) -> Any:
+        if self._env is None:
+            from jinja2 import Environment, PackageLoader, select_autoescape
+
+            self._env = Environment(loader=PackageLoader("mock_op_auth", "templates"),
+                                    autoescape=select_autoescape(default=True), trim_blocks=True,
+                                    lstrip_blocks=True)
+        return self._env
 
     def render(self, template: str, status: int = 200, headers: dict[str, str] | None = None,
                **context: Any) -> HTMLResponse:
