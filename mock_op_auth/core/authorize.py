@@ -18,7 +18,7 @@ from typing import Any
 
 from mock_op_auth.call import Call
 from mock_op_auth.clock import Clock
-from mock_op_auth.config.schema import TokenAction
+from mock_op_auth.config.schema import Client, TokenAction
 from mock_op_auth.core import pkce
 from mock_op_auth.core.clients import match_redirect_uri, secrets_equal
 from mock_op_auth.core.grants import parse_scope
@@ -77,6 +77,17 @@ class PendingRequest:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def known_client(params: dict[str, str], env: Env) -> tuple[str, Client]:
+    """The registered client an authorization request names; an error page otherwise."""
+    client_id = params.get("client_id")
+    if not client_id:
+        raise InvalidRequestError("client_id is required")
+    client = env.config.clients.get(client_id)
+    if client is None:
+        raise InvalidRequestError(f"unknown client {client_id[:64]}")
+    return client_id, client
+
+
 class AuthorizeService:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -86,12 +97,7 @@ class AuthorizeService:
 
     def trusted_redirect(self, params: dict[str, str], env: Env) -> tuple[str, Redirect, str | None]:
         """Verify client and redirect URI; errors here go to the user, not the client."""
-        client_id = params.get("client_id")
-        if not client_id:
-            raise InvalidRequestError("client_id is required")
-        client = env.config.clients.get(client_id)
-        if client is None:
-            raise InvalidRequestError(f"unknown client {client_id}")
+        client_id, client = known_client(params, env)
         sent = params.get("redirect_uri")
         if sent is None:
             if len(client.redirect_uris) != 1:

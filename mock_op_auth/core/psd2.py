@@ -21,7 +21,7 @@ from mock_op_auth.call import Call
 from mock_op_auth.clock import Clock
 from mock_op_auth.config.schema import Client, Psd2Settings, TokenAction
 from mock_op_auth.core import pkce
-from mock_op_auth.core.authorize import AuthorizeRequest, AuthorizeService, RedirectResult
+from mock_op_auth.core.authorize import AuthorizeRequest, AuthorizeService, RedirectResult, known_client
 from mock_op_auth.core.grants import parse_scope
 from mock_op_auth.core.issuer import Env, Subject, TokenIssuer
 from mock_op_auth.errors import (
@@ -218,12 +218,7 @@ class Psd2Authorizer:
     def request_object(self, call: Call, env: Env) -> tuple[str, Client, dict[str, Any]]:
         """The verified request object and its client; a failure here is shown to the user."""
         query = call.query_dict()
-        client_id = query.get("client_id")
-        if not client_id:
-            raise InvalidRequestError("client_id is required")
-        client = env.config.clients.get(client_id)
-        if client is None:
-            raise InvalidRequestError(f"unknown client {client_id[:64]}")
+        client_id, client = known_client(query, env)
         raw = query.get("request")
         if not raw:
             raise InvalidRequestError("request (a signed request object) is required")
