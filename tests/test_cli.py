@@ -101,3 +101,25 @@ def test_serve_refuses_a_broken_fixture(tmp_path: Path) -> None:
     result = run("serve", "--fixtures", str(bad), "--port", str(free_port()))
     assert result.returncode == 1
     assert "cannot load fixtures" in result.stderr and "bad.yaml" in result.stderr
+
+
+def test_info_logs_name_each_request_but_never_a_secret(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    with log.open("w") as sink, subprocess.Popen([*CLI, "serve", "--port", str(port), "--log-level", "info"],
+                                                 stdout=sink, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            wait_ready(url, proc)
+            token = httpx.post(f"{url}/token", data={"grant_type": "client_credentials"},
+                               auth=("demo-client", "demo-secret")).json()["access_token"]
+            httpx.get(f"{url}/userinfo", params={"access_token": token})
+            httpx.post(f"{url}/introspect", data={"token": token, "client_id": "demo-client",
+                                                  "client_secret": "demo-secret"})
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    text = log.read_text()
+    assert "POST /token 200" in text and "endpoint=introspect" in text
+    for secret in ("demo-secret", token, token[-20:]):
+        assert secret not in text
