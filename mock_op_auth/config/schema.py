@@ -252,6 +252,10 @@ class Config(Model):
     resources: list[Resource] = []
     scenarios: dict[str, Scenario] = {}
 
+    def user_key_for(self, subject: str) -> str | None:
+        """The fixture key of the user whose ``sub`` is ``subject`` (None for a client or a free subject)."""
+        return next((key for key, user in self.users.items() if user.subject(key) == subject), None)
+
     @property
     def known_scopes(self) -> frozenset[str]:
         return frozenset(s for c in self.clients.values() for s in c.scopes)

@@ -66,11 +66,11 @@ class ResourceHandler(DialectErrors):
                 raise MissingApiKeyError()
             client = env.config.clients.get(info.client_id)
             expected = client.api_key if client else None
-            if not given or not expected or not secrets_equal(given, expected):
+            if not expected or not secrets_equal(given, expected):
                 raise InvalidApiKeyError()
         if missing := [s for s in self.route.scopes if s not in info.scope]:
             raise InsufficientScopeError(" ".join(missing))
-        user = next((k for k, u in env.config.users.items() if u.subject(k) == info.subject), None)
+        user = env.config.user_key_for(info.subject)
         return Facts(info.client_id, None, info.scope, user), Checked(self.route, info)
 
     def act(self, server: Server, checked: Checked, env: Env, override: TokenAction | None) -> Response:

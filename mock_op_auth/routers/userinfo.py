@@ -36,7 +36,7 @@ class UserinfoHandler(DialectErrors):
         info = server.bearer.validate(bearer_token(call), server.issuers(env.issuer), server.audiences(env.issuer))
         if "openid" not in info.scope:
             raise InsufficientScopeError("openid")
-        key = next((k for k, u in env.config.users.items() if u.subject(k) == info.subject), None)
+        key = env.config.user_key_for(info.subject)
         return Facts(info.client_id, None, info.scope, key), (info, env.config.users.get(key) if key else None)
 
     def act(self, server: Server, checked: tuple[TokenInfo, User | None], env: Env,
