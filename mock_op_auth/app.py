@@ -1,86 +1,129 @@
-"""create_app(config): one independent mock server as an ASGI app; no module-level state."""
+"""create_app(config): one independent mock server as an ASGI app; no module-level state.
+
+``ROUTES`` is every protocol path and the handler that answers it, on one screen. One loop
+mounts them flat (each route straight on the app, no included router and no dependency to
+solve per request: a quarter of a request, docs/performance.md); the control API and the
+dashboard are included as routers with their admin guard; the resource stub's ``ResourceRoute``
+goes in front of them all (``routers/resources.py``).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import Route
 
 from mock_op_auth import __version__, watch
-from mock_op_auth.call import MAX_BODY_BYTES
 from mock_op_auth.config.loader import load_default
 from mock_op_auth.config.schema import Config
-from mock_op_auth.dialects.base import json_response
-from mock_op_auth.routers import (
-    authorize,
-    control,
-    discovery,
-    introspection,
-    op,
-    op_token,
-    resources,
-    token,
-    ui,
-    userinfo,
-)
+from mock_op_auth.control import api, dashboard
+from mock_op_auth.dialects import DIALECTS, ApigeeDialect, Psd2Dialect, RfcDialect
+from mock_op_auth.dialects.responses import json_response
+from mock_op_auth.http.limits import ControlBodyLimit
+from mock_op_auth.http.pages import Pages
+from mock_op_auth.http.runner import Handler, run
+from mock_op_auth.routers.authorize import DECISION_PATH, AuthorizeHandler, DecisionHandler
+from mock_op_auth.routers.discovery import DocumentHandler, discovery_document, jwks_document
+from mock_op_auth.routers.introspection import IntrospectHandler, RevokeHandler
+from mock_op_auth.routers.op_token import PSD2_GRANTS, ApigeeTokenHandler, Psd2TokenHandler
+from mock_op_auth.routers.psd2 import INTENTS, IntentsHandler, Psd2AuthorizeHandler, RegisterHandler
+from mock_op_auth.routers.resources import ResourceRoute
+from mock_op_auth.routers.token import TokenHandler
+from mock_op_auth.routers.userinfo import UserinfoHandler
 from mock_op_auth.server import Server
 from mock_op_auth.settings import Settings
 
 log = logging.getLogger("mock_op_auth")
 
+AUTHORIZE_RESPONSES = {200: {"description": "the login page (login: page, or prompt=login)"},
+                       302: {"description": "back to the client's redirect_uri"},
+                       400: {"description": "an error page: unknown client or redirect_uri"}}
+DECISION_RESPONSES = {302: {"description": "back to the client with a code, or with access_denied"},
+                      400: {"description": "an error page: bad CSRF token, unknown or used request"}}
 
-class ControlBodyLimit:
-    """Refuse control-API bodies over the limit before FastAPI reads them (protocol routes bound
-    their own bodies in ``call.read_body`` so they can answer in their dialect)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.limit = limit
+@dataclass(frozen=True)
+class Endpoint:
+    """One protocol route: ``methods path`` is answered by ``handler`` through the runner."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/_mock"):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._too_large(scope, receive, send)
-            return
-        # Buffer the (small) control body so a chunked one past the limit also gets its 413.
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.limit:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        replayed = False
+    name: str  # the OpenAPI operation's name
+    methods: tuple[str, ...]
+    path: str
+    handler: Handler[Any]
+    summary: str
+    tag: str
+    responses: dict[int | str, dict[str, Any]] = field(default_factory=dict)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+def protocol_routes() -> tuple[Endpoint, ...]:
+    """Every protocol path → its handler, busiest first (no two overlap)."""
+    rfc = DIALECTS["rfc"]
+    pages = Pages()
+    discovery = DocumentHandler("discovery", discovery_document)
+    jwks = DocumentHandler("jwks", jwks_document)
+    authorize = AuthorizeHandler(rfc, pages)
+    userinfo = UserinfoHandler()
+    return (
+        Endpoint("token", ("POST",), "/token", TokenHandler(rfc), "Token endpoint (RFC 6749 §3.2)", "oauth"),
+        Endpoint("apigee_token", ("POST",), "/auth/v2/accesstoken", ApigeeTokenHandler(ApigeeDialect()),
+                 "OP general APIs token endpoint (Apigee Edge)", "op"),
+        Endpoint("psd2_token", ("POST",), "/oauth/token", Psd2TokenHandler(Psd2Dialect(), PSD2_GRANTS),
+                 "OP PSD2 token endpoint", "op"),
+        Endpoint("corporate_token", ("POST",), "/corporate-oidc/v1/token",
+                 TokenHandler(RfcDialect(), ("client_credentials",)), "OP Corporate Banking APIs token endpoint", "op"),
+        Endpoint("introspection", ("POST",), "/introspect", IntrospectHandler(), "Token introspection (RFC 7662)",
+                 "oauth"),
+        Endpoint("userinfo", ("GET",), "/userinfo", userinfo, "UserInfo endpoint (OIDC Core §5.3)", "oidc"),
+        Endpoint("userinfo", ("POST",), "/userinfo", userinfo, "UserInfo endpoint (OIDC Core §5.3)", "oidc"),
+        Endpoint("revocation", ("POST",), "/revoke", RevokeHandler(), "Token revocation (RFC 7009)", "oauth"),
+        Endpoint("openid_configuration", ("GET",), "/.well-known/openid-configuration", discovery,
+                 "OpenID Provider metadata", "discovery"),
+        Endpoint("oauth_metadata", ("GET",), "/.well-known/oauth-authorization-server", discovery,
+                 "RFC 8414 metadata", "discovery"),
+        Endpoint("jwks_document", ("GET",), "/jwks", jwks, "JSON Web Key Set", "discovery"),
+        Endpoint("authorize", ("GET",), "/authorize", authorize, "Authorization endpoint (RFC 6749 §3.1)", "oauth",
+                 AUTHORIZE_RESPONSES),
+        Endpoint("authorize", ("POST",), "/authorize", authorize, "Authorization endpoint (RFC 6749 §3.1)", "oauth",
+                 AUTHORIZE_RESPONSES),
+        Endpoint("decide", ("POST",), DECISION_PATH, DecisionHandler(rfc), "The login page's Approve or Deny",
+                 "oauth", DECISION_RESPONSES),
+        Endpoint("psd2_authorize", ("GET",), "/oauth/authorize", Psd2AuthorizeHandler(),
+                 "OP PSD2 authorization endpoint (signed request object)", "op",
+                 {200: {"description": "Successful Response"}}),
+        Endpoint("psd2_jwks", ("GET",), "/oauth/jwks/PSD2_OIDC", jwks, "OP PSD2 ID-token keys", "op"),
+        Endpoint("create_intent", ("POST",), INTENTS, IntentsHandler("create"),
+                 "Create an AIS authorization (intent)", "op"),
+        Endpoint("read_intent", ("GET",), INTENTS + "/{authorization_id}", IntentsHandler("get"),
+                 "Read an AIS authorization", "op"),
+        Endpoint("revoke_intent", ("DELETE",), INTENTS + "/{authorization_id}", IntentsHandler("delete"),
+                 "Revoke an AIS authorization", "op"),
+        Endpoint("tpp_register", ("POST",), "/tpp-registration/register", RegisterHandler(),
+                 "OP PSD2 TPP registration", "op"),
+    )
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = json_response({"error": "invalid_request",
-                                  "error_description": f"the request body is larger than {self.limit} bytes"}, 413)
-        await response(scope, receive, send)
+
+def _mount(app: FastAPI, endpoint: Endpoint) -> None:
+    """Add one protocol route straight to the app: the Server is reached by a plain call."""
+    handler = endpoint.handler
+
+    async def answer(request: Request) -> Response:
+        return await run(request.app.state.server, request, handler)
+
+    answer.__name__ = endpoint.name
+    params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+              for name in Route(endpoint.path, answer).param_convertors]
+    app.add_api_route(endpoint.path, answer, methods=list(endpoint.methods), summary=endpoint.summary,
+                      tags=[endpoint.tag], response_model=None, response_class=Response,
+                      responses=endpoint.responses or {200: {"description": "Successful Response",
+                                                             "content": {"application/json": {"schema": {}}}}},
+                      openapi_extra={"parameters": params} if params else None)
 
 
 def create_app(config: Config | None = None, settings: Settings | None = None, *,
@@ -94,17 +137,12 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                   swagger_ui_oauth2_redirect_url="/_mock/docs/oauth2-redirect",
                   lifespan=watch.lifespan(server, settings))
     app.state.server = server
-    # Routers whose routes have no dependencies (token, resources) are added route by route:
-    # FastAPI matches an included router through per-request include contexts, and with no
-    # dependencies there is nothing for app.dependency_overrides to reach. Routes are tried in
-    # order, busiest first (no two overlap; the resource catch-all stays last). docs/performance.md
-    for module in (token, op_token, introspection, userinfo, discovery, authorize, op, control, ui, resources):
-        router = module.build_router()
-        if all(isinstance(route, APIRoute) and not route.dependant.dependencies for route in router.routes):
-            app.router.routes.extend(router.routes)
-        else:
-            app.include_router(router)
-    resources.install_fast_path(app.router.routes)
+    for endpoint in protocol_routes():
+        _mount(app, endpoint)
+    app.include_router(api.build_router())
+    app.include_router(dashboard.build_router())
+    reserved = [(r.path, r.path_regex) for r in app.router.routes if isinstance(r, Route)]
+    app.router.routes.insert(0, ResourceRoute(server, reserved))
     app.add_middleware(ControlBodyLimit)
 
     @app.exception_handler(StarletteHTTPException)

@@ -67,7 +67,7 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     state_errors: tuple[type[Exception], ...] = ()
     if settings.state:  # imported only when asked for: sqlite3 stays off the default start-up path
-        from mock_op_auth.store_sqlite import StateError
+        from mock_op_auth.state.sqlite import StateError
 
         state_errors = (StateError,)
     try:

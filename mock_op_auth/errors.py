@@ -83,8 +83,19 @@ class InvalidClientError(OAuthError):
         self.basic_tried = basic_tried
 
 
+GrantFailure = Literal["code", "redirect_uri", "pkce", "refresh_token", "assertion", "authorization", "other"]
+
+
 class InvalidGrantError(OAuthError):
+    """Raised when a code, refresh token or assertion does not hold; ``reason`` says which part
+    failed, so a dialect can reword it (Apigee) without matching the English text."""
+
     code = "invalid_grant"
+
+    def __init__(self, description: str = "", *, reason: GrantFailure = "other",
+                 redirect: Redirect | None = None) -> None:
+        super().__init__(description, redirect=redirect)
+        self.reason: GrantFailure = reason
 
 
 class UnauthorizedClientError(OAuthError):

@@ -6,31 +6,56 @@ It lives on ``app.state.server``; nothing else holds state, so one process can r
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
-from mock_op_auth.clock import Clock
 from mock_op_auth.config.schema import Client, Config, ServerConfig
-from mock_op_auth.core.authorize import AuthorizeService
-from mock_op_auth.core.bearer import BearerValidator
-from mock_op_auth.core.grants import TokenService
-from mock_op_auth.core.issuer import Env, TokenIssuer
 from mock_op_auth.dialects import Dialect
-from mock_op_auth.journal import Journal
-from mock_op_auth.keys import KeySet, SigningKey
+from mock_op_auth.oauth.authorize import AuthorizeService
+from mock_op_auth.oauth.bearer import BearerValidator
+from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
+from mock_op_auth.oauth.introspection import IntrospectionService
+from mock_op_auth.oauth.issuer import TokenIssuer
+from mock_op_auth.oauth.tokens import TokenService
+from mock_op_auth.op.psd2.authorize import Psd2Authorizer
+from mock_op_auth.op.psd2.exemption import JwtBearerGrant
+from mock_op_auth.op.psd2.intents import IntentService
+from mock_op_auth.op.psd2.registration import RegistrationService
+from mock_op_auth.op.psd2.token_rules import Psd2TokenRules
 from mock_op_auth.scenarios import ScenarioEngine
 from mock_op_auth.settings import Settings
-from mock_op_auth.store import MemoryStore, Store
+from mock_op_auth.state.clock import Clock
+from mock_op_auth.state.journal import Journal
+from mock_op_auth.state.keys import KeySet, SigningKey
+from mock_op_auth.state.store import MemoryStore, Store
 
 MAX_ISSUERS = 32
 
 
+@dataclass(frozen=True)
+class Psd2Services:
+    """OP's PSD2 profile, built once per server over the shared store and core services."""
+
+    intents: IntentService
+    authorizer: Psd2Authorizer
+    registration: RegistrationService
+    token_rules: Psd2TokenRules
+
+
 class Server:
+    """The composition root of one mock: builds every service once, OP's included, and the
+    token endpoint's grant table. Handlers reach everything through it; nothing holds a global.
+
+    ``env`` gives a request's context, ``reload`` takes a new fixture keeping all state, and
+    ``reset`` forgets all state (``POST /_mock/reset``)."""
+
     def __init__(self, config: Config, settings: Settings, store: Store | None = None,
                  keys: list[SigningKey] | None = None) -> None:
         self.settings = settings
         self.config = config
         self.clock = Clock()
         if store is None and settings.state:  # --state FILE: SQLite, keys included (docs/state.md)
-            from mock_op_auth.store_sqlite import SqliteStore
+            from mock_op_auth.state.sqlite import SqliteStore
 
             sqlite = SqliteStore(settings.state, self.clock)
             self.store: Store = sqlite
@@ -42,15 +67,26 @@ class Server:
         self.engine = ScenarioEngine(config, settings.scenario)
         self.journal = Journal(config.server.journal_size)
         self.issuer = TokenIssuer(self.keys, self.store, self.clock)
-        self.tokens = TokenService(self.store, self.issuer, self.clock)
         self.bearer = BearerValidator(self.keys, self.store, self.clock)
         self.authorizer = AuthorizeService(self.store, self.clock)
+        self.introspection = IntrospectionService(self.store, self.bearer, self.clock)
+        intents = IntentService(self.store, self.clock)
+        self.psd2 = Psd2Services(
+            intents=intents,
+            authorizer=Psd2Authorizer(self.authorizer, intents, self.issuer, self.clock),
+            registration=RegistrationService(self.store, self.clock),
+            token_rules=Psd2TokenRules(intents),
+        )
+        grant_args = (self.store, self.issuer, self.clock)
+        self.tokens = TokenService([AuthorizationCodeGrant(*grant_args), ClientCredentialsGrant(*grant_args),
+                                    RefreshTokenGrant(*grant_args), JwtBearerGrant(*grant_args, intents)])
         self._issuers: dict[str, None] = {}
         self._merged: tuple[Config, tuple[str, ...], Config] | None = None  # (fixture, registered ids, merged)
         self._lock = threading.Lock()
 
-    def env(self, issuer: str, server: ServerConfig, dialect: Dialect) -> Env:
-        return Env(self.client_config(), server, issuer, dialect.shape(server))
+    def env(self, issuer: str, settings: ServerConfig, dialect: Dialect) -> Env:
+        """A request's context: the fixture (with registered clients), ``settings`` in force, the dialect's shape."""
+        return Env(self.client_config(), settings, issuer, dialect.shape(settings))
 
     def client_config(self) -> Config:
         """The fixture with clients registered at runtime (PSD2 registration) added; fixture ids win."""
@@ -92,7 +128,6 @@ class Server:
     def reset(self) -> None:
         """Forget tokens, codes, journal, runtime rules and clock offset; back to the default scenario."""
         self.store.clear()
-        self.authorizer.clear()
         self.journal.clear()
         self.engine.reset()
         self.clock.reset()

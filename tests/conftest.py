@@ -9,8 +9,8 @@ import pytest
 
 from mock_op_auth import Settings, create_app, load_default
 from mock_op_auth.config.schema import Config
-from mock_op_auth.keys import SigningKey, generate_key
 from mock_op_auth.server import Server
+from mock_op_auth.state.keys import SigningKey, generate_key
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mock_op_auth import create_app
-from mock_op_auth.call import MAX_PARAMS, Call, parse_pairs
 from mock_op_auth.config.loader import load_default, load_fixtures
 from mock_op_auth.config.schema import Config
 from mock_op_auth.errors import FixtureError, InvalidRequestError
+from mock_op_auth.oauth.request import MAX_PARAMS, Call, parse_pairs
 
 QUICK = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 FORM_CHARS = st.text(st.sampled_from("abc=&%+;:/ _-.0123456789\u00e9\u2603\x00"), max_size=300)

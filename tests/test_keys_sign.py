@@ -5,8 +5,8 @@ from __future__ import annotations
 import jwt as pyjwt
 from jose import jws
 
-from mock_op_auth.clock import Clock
-from mock_op_auth.keys import KeySet, generate_key, sign_rs256
+from mock_op_auth.state.clock import Clock
+from mock_op_auth.state.keys import KeySet, generate_key, sign_rs256
 
 
 def test_rs256_tokens_are_byte_identical_to_jose() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from mock_op_auth.call import MAX_BODY_BYTES, MAX_PARAMS
+from mock_op_auth.http.limits import MAX_BODY_BYTES
+from mock_op_auth.oauth.request import MAX_PARAMS
 from tests.helpers import CLIENT
 from tests.live import free_port, start, stop
 

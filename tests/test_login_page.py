@@ -10,7 +10,7 @@ import pytest
 from mock_op_auth import create_app
 from mock_op_auth.config.loader import load_default
 from mock_op_auth.config.schema import Config
-from mock_op_auth.pages import Pages
+from mock_op_auth.http.pages import Pages
 from mock_op_auth.server import Server
 from tests.helpers import CLIENT, REDIRECT, authorize, query_of
 from tests.html_forms import form_with, forms

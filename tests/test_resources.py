@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from mock_op_auth.keys import generate_key, sign_with_pem
+from mock_op_auth.state.keys import generate_key, sign_with_pem
 from tests.helpers import client_credentials, code_flow
 
 ACCOUNTS = "/accounts/v3/accounts"
@@ -96,7 +96,7 @@ def alg_none(server) -> str:
 
 
 def hs256_with_public_key(server) -> str:
-    public_pem = server.keys.current.public.to_pem()
+    public_pem = server.keys.current.public_pem()
     header = {"alg": "HS256", "typ": "at+jwt", "kid": server.keys.current.kid}
     signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims(server)).encode())}"
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()

@@ -26,7 +26,7 @@ async def test_unknown_paths_still_reach_the_resource_stub(client: httpx.AsyncCl
 async def test_dependency_overrides_still_reach_routes_with_dependencies() -> None:
     from fastapi import HTTPException
 
-    from mock_op_auth.deps import get_server
+    from mock_op_auth.http.deps import get_server
 
     async def unavailable() -> None:
         raise HTTPException(503, "overridden")

@@ -14,8 +14,8 @@ import pytest
 
 from mock_op_auth import create_app
 from mock_op_auth.settings import Settings
-from mock_op_auth.store import MemoryStore
-from mock_op_auth.store_sqlite import SqliteStore
+from mock_op_auth.state.sqlite import SqliteStore
+from mock_op_auth.state.store import MemoryStore
 from tests.helpers import CLIENT, client_credentials, code_flow
 from tests.live import BIN, free_port, start, stop
 
@@ -66,8 +66,8 @@ async def test_reset_forgets_records_but_keeps_keys(tmp_path: Path) -> None:
 
 
 def test_expired_rows_are_purged(tmp_path: Path) -> None:
-    from mock_op_auth.clock import Clock
-    from mock_op_auth.store import RefreshToken
+    from mock_op_auth.state.clock import Clock
+    from mock_op_auth.state.store import RefreshToken
 
     clock = Clock()
     store = SqliteStore(tmp_path / "state.db", clock)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mock_op_auth.clock import Clock
-from mock_op_auth.store import AccessToken, MemoryStore
+from mock_op_auth.state.clock import Clock
+from mock_op_auth.state.store import AccessToken, MemoryStore
 
 
 def token(key: str, expires_at: float) -> AccessToken:

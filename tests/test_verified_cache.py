@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mock_op_auth.clock import Clock
 from mock_op_auth.errors import InvalidTokenError
-from mock_op_auth.keys import KeySet
+from mock_op_auth.state.clock import Clock
+from mock_op_auth.state.keys import KeySet
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mock_op_auth.call import Call
 from mock_op_auth.config.schema import ApigeeSettings, ServerConfig
-from mock_op_auth.core.issuer import IssuedTokens, TokenShape
-from mock_op_auth.dialects.base import NO_STORE, json_response
+from mock_op_auth.dialects.responses import NO_STORE, json_response
 from mock_op_auth.errors import (
     BearerError,
     InsufficientScopeError,
@@ -25,6 +23,9 @@ from mock_op_auth.errors import (
     MissingApiKeyError,
     OAuthError,
 )
+from mock_op_auth.oauth.context import TokenShape
+from mock_op_auth.oauth.issuer import IssuedTokens
+from mock_op_auth.oauth.request import Call
 
 ACCESS_TOKEN_LENGTH = 28  # Apigee's opaque access tokens (OP's sample: Axqx362CnSmLABgzqcBasG0pxBj9)
 REFRESH_TOKEN_LENGTH = 32

@@ -14,12 +14,13 @@ from typing import Any, Literal
 
 from starlette.responses import Response
 
-from mock_op_auth.call import Call
 from mock_op_auth.config.schema import ServerConfig
-from mock_op_auth.core.issuer import IssuedTokens, TokenShape
-from mock_op_auth.dialects.base import NO_STORE, json_response
+from mock_op_auth.dialects.responses import NO_STORE, json_response
 from mock_op_auth.dialects.rfc import RfcDialect
 from mock_op_auth.errors import BearerError, InvalidRequestError, NotFoundError, OAuthError, ServerError
+from mock_op_auth.oauth.context import TokenShape
+from mock_op_auth.oauth.issuer import IssuedTokens
+from mock_op_auth.oauth.request import Call
 
 ApiErrorType = Literal["SECURITY", "VALIDATION", "TECHNICAL", "BUSINESS"]
 

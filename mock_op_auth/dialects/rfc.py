@@ -9,11 +9,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mock_op_auth.call import Call
 from mock_op_auth.config.schema import ServerConfig
-from mock_op_auth.core.issuer import IssuedTokens, TokenShape
-from mock_op_auth.dialects.base import NO_STORE, REALM, json_response, quote_header
+from mock_op_auth.dialects.responses import NO_STORE, REALM, json_response, quote_header
 from mock_op_auth.errors import BearerError, InsufficientScopeError, InvalidClientError, InvalidTokenError, OAuthError
+from mock_op_auth.oauth.context import TokenShape
+from mock_op_auth.oauth.issuer import IssuedTokens
+from mock_op_auth.oauth.request import Call
 
 
 def bearer_challenge(err: BearerError) -> str:

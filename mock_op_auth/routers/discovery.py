@@ -1,72 +1,32 @@
-"""OIDC Discovery 1.0 §4, RFC 8414 metadata and the JWKS (RFC 7517). They advertise exactly what
-this server does: grants some client may use, auth methods some client needs, its one algorithm."""
+"""GET discovery (OIDC Discovery 1.0 §4, RFC 8414) and the JWKS (RFC 7517): read-only documents,
+still run through the engine and the journal so a scenario can break or slow them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from mock_op_auth.call import Call
 from mock_op_auth.config.schema import TokenAction
-from mock_op_auth.core.issuer import Env
-from mock_op_auth.core.pkce import METHODS
-from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS
-from mock_op_auth.dialects.base import json_response
-from mock_op_auth.runner import DialectErrors, Facts, run
+from mock_op_auth.dialects.responses import json_response
+from mock_op_auth.http.runner import BaseHandler, Facts
+from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.discovery import metadata
+from mock_op_auth.oauth.request import Call
 from mock_op_auth.server import Server
 
 CACHE = {"Cache-Control": "public, max-age=60"}
+Document = Callable[[Server, str], dict[str, Any]]
 
 
-def metadata(server: Server, issuer: str) -> dict[str, Any]:
-    config = server.config
-    grants = sorted({g for c in config.clients.values() for g in c.grant_types
-                     if g in ("authorization_code", "client_credentials", "refresh_token")})
-    auth_methods = ["client_secret_basic", "client_secret_post"]
-    if any(c.is_public for c in config.clients.values()):
-        auth_methods.append("none")
-    claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
-                     *(k for u in config.users.values() for k in u.claims)})
-    alg = server.keys.alg
-    doc: dict[str, Any] = {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "jwks_uri": f"{issuer}/jwks",
-        "userinfo_endpoint": f"{issuer}/userinfo",
-        "introspection_endpoint": f"{issuer}/introspect",
-        "revocation_endpoint": f"{issuer}/revoke",
-        "scopes_supported": sorted(config.known_scopes),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": grants,
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [alg],
-        "token_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": auth_methods[:2],
-        "revocation_endpoint_auth_methods_supported": auth_methods,
-        "code_challenge_methods_supported": list(METHODS),
-        "claims_supported": claims,
-        "authorization_response_iss_parameter_supported": True,
-        "request_parameter_supported": False,
-        "claims_parameter_supported": False,
-    }
-    if "authorization_code" not in grants:
-        for key in ("authorization_endpoint", "response_types_supported", "response_modes_supported",
-                    "code_challenge_methods_supported", "authorization_response_iss_parameter_supported"):
-            doc.pop(key)
-    return doc
-
-
-class DocumentHandler(DialectErrors):
-    """A read-only JSON document (discovery, JWKS), still run through the engine and journal."""
+class DocumentHandler(BaseHandler[None]):
+    """A JSON document built from the server and the issuer the request is answered as."""
 
     dialect = DIALECTS["rfc"]
 
-    def __init__(self, endpoint: str, build: Any) -> None:
+    def __init__(self, endpoint: str, build: Document) -> None:
         self.endpoint = endpoint
         self.build = build
 
@@ -77,21 +37,9 @@ class DocumentHandler(DialectErrors):
         return json_response(self.build(server, env.issuer), headers=CACHE)
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(tags=["discovery"])
-    discovery = DocumentHandler("discovery", metadata)
-    jwks = DocumentHandler("jwks", lambda server, issuer: server.keys.jwks())
+def discovery_document(server: Server, issuer: str) -> dict[str, Any]:
+    return metadata(server.config, server.keys.alg, issuer)
 
-    @router.get("/.well-known/openid-configuration", summary="OpenID Provider metadata", response_model=None)
-    async def openid_configuration(request: Request) -> Any:
-        return await run(server_of(request), request, discovery)
 
-    @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata", response_model=None)
-    async def oauth_metadata(request: Request) -> Any:
-        return await run(server_of(request), request, discovery)
-
-    @router.get("/jwks", summary="JSON Web Key Set", response_model=None)
-    async def jwks_document(request: Request) -> Any:
-        return await run(server_of(request), request, jwks)
-
-    return router
+def jwks_document(server: Server, issuer: str) -> dict[str, Any]:
+    return server.keys.jwks()

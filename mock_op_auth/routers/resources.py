@@ -1,48 +1,37 @@
 """The resource-server stub: routes from the fixture's ``resources``, protected by bearer tokens
-(RFC 6750), scopes, and optionally OP's ``x-api-key``. Routes are matched at request time
-against the current fixture, so ``--watch`` reloads them with everything else."""
+(RFC 6750), scopes, and optionally OP's ``x-api-key``.
+
+``ResourceRoute`` is the stub's one entrance, tried before every other route: a request for a
+fixture path goes straight to its handler instead of failing every other route's match first
+(that was a third of a resource request, docs/performance.md). The fixture's routes are compiled
+once per ``Config``, so ``--watch`` reloads them with everything else. A path of the server's own
+routes or the control plane is never taken here, so a fixture cannot shadow the server; every
+other path is answered here, 404 or 405 when no fixture route has it.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Route, compile_path
+from starlette.routing import BaseRoute, Match, compile_path
 from starlette.types import Receive, Scope, Send
 
-from mock_op_auth.call import Call, path_of
 from mock_op_auth.config.schema import Config, Resource, TokenAction
-from mock_op_auth.core.bearer import TokenInfo
-from mock_op_auth.core.clients import secrets_equal
-from mock_op_auth.core.issuer import Env
-from mock_op_auth.deps import server_of
-from mock_op_auth.dialects import DIALECTS, Dialect
-from mock_op_auth.dialects.base import json_response
-from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError, MissingApiKeyError
-from mock_op_auth.runner import DialectErrors, Facts, raw_response, run
+from mock_op_auth.dialects import DIALECTS
+from mock_op_auth.dialects.responses import json_response, raw_response
+from mock_op_auth.errors import InsufficientScopeError
+from mock_op_auth.http.call import path_of
+from mock_op_auth.http.runner import BaseHandler, Facts, run
+from mock_op_auth.oauth.bearer import TokenInfo
+from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.request import Call
+from mock_op_auth.op.api_key import require_api_key
 from mock_op_auth.server import Server
 
-
-@lru_cache(maxsize=4096)
-def route_pattern(path: str) -> re.Pattern[str]:
-    """A fixture path (``/accounts/{accountId}``) compiled once per distinct path."""
-    return compile_path(path)[0]
-
-
-def find_route(config: Config, method: str, path: str) -> tuple[Resource | None, bool]:
-    """The route for ``method path``, and whether the path exists under another method."""
-    path_known = False
-    for route in config.resources:
-        if route_pattern(route.path).match(path):
-            if method in route.methods or (method == "HEAD" and "GET" in route.methods):
-                return route, True
-            path_known = True
-    return None, path_known
+CONTROL_PREFIX = "/_mock"
 
 
 @dataclass(frozen=True)
@@ -51,23 +40,19 @@ class Checked:
     token: TokenInfo
 
 
-class ResourceHandler(DialectErrors):
+class ResourceHandler(BaseHandler[Checked]):
+    """One fixture route: a valid token with the route's scopes (and the client's API key)."""
+
     endpoint = "resource"
 
     def __init__(self, route: Resource) -> None:
         self.route = route
-        self.dialect: Dialect = DIALECTS.get(route.dialect, DIALECTS["rfc"])
+        self.dialect = DIALECTS.get(route.dialect, DIALECTS["rfc"])
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, Checked]:
         info = server.bearer.validate(call.bearer, server.issuers(env.issuer), server.audiences(env.issuer))
         if self.route.api_key:
-            given = call.header("x-api-key")
-            if not given:
-                raise MissingApiKeyError()
-            client = env.config.clients.get(info.client_id)
-            expected = client.api_key if client else None
-            if not expected or not secrets_equal(given, expected):
-                raise InvalidApiKeyError()
+            require_api_key(call, env.config.clients.get(info.client_id))
         if missing := [s for s in self.route.scopes if s not in info.scope]:
             raise InsufficientScopeError(" ".join(missing))
         user = env.config.user_key_for(info.subject)
@@ -77,52 +62,58 @@ class ResourceHandler(DialectErrors):
         return raw_response(checked.route.response)
 
 
-class ResourceFastPath(BaseRoute):
-    """Tried first: a request for one of the fixture's resource paths goes straight to the stub
-    instead of failing every other route's match (that was a third of a resource request).
+class ResourceTable:
+    """A fixture's resource routes, each compiled once with its handler."""
 
-    A path any of the server's own routes matches is never taken here, so a fixture cannot
-    shadow the server; such requests, and unknown paths, fall through to the usual routing and
-    the catch-all below answers them exactly as before.
-    """
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.routes = [(compile_path(r.path)[0], r, ResourceHandler(r)) for r in config.resources]
 
-    def __init__(self, reserved: list[re.Pattern[str]]) -> None:
-        self.reserved = reserved
+    def find(self, method: str, path: str) -> tuple[ResourceHandler | None, bool]:
+        """The handler for ``method path``, and whether the path exists under another method."""
+        path_known = False
+        for pattern, route, handler in self.routes:
+            if pattern.match(path):
+                if method in route.methods or (method == "HEAD" and "GET" in route.methods):
+                    return handler, True
+                path_known = True
+        return None, path_known
+
+
+class ResourceRoute(BaseRoute):
+    """The stub's entrance (see the module docstring); built with its Server and the server's own paths."""
+
+    def __init__(self, server: Server, reserved: list[tuple[str, re.Pattern[str]]]) -> None:
+        self.server = server
+        self.static = frozenset(path for path, _ in reserved if "{" not in path)
+        self.patterns = [pattern for path, pattern in reserved if "{" in path]
+        self._table = ResourceTable(server.config)
+
+    def table(self) -> ResourceTable:
+        if self._table.config is not self.server.config:  # a new fixture (--watch, reload)
+            self._table = ResourceTable(self.server.config)
+        return self._table
+
+    def reserved(self, path: str) -> bool:
+        return path in self.static or path.startswith(CONTROL_PREFIX) or any(p.match(path) for p in self.patterns)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return Match.NONE, {}
-        server: Server = scope["app"].state.server
         path = scope["path"]
-        route, _ = find_route(server.config, scope["method"], path)
-        if route is None or path.startswith("/_mock") or any(p.match(path) for p in self.reserved):
+        found = self.table().find(scope["method"], path)
+        if self.reserved(path):
             return Match.NONE, {}
-        return Match.FULL, {"mock_op_auth.resource": route}
+        return Match.FULL, {"mock_op_auth.resource": found}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = await run(server_of(request), request, ResourceHandler(scope["mock_op_auth.resource"]))
-        await response(scope, receive, send)
-
-
-def install_fast_path(routes: list[BaseRoute]) -> None:
-    """Put ``ResourceFastPath`` in front of ``routes`` (an app's, fully built)."""
-    reserved = [r.path_regex for r in routes if isinstance(r, Route | APIRoute) and r.path != "/{path:path}"]
-    routes.insert(0, ResourceFastPath(reserved))
-
-
-def build_router() -> APIRouter:
-    router = APIRouter(tags=["resources"])
-
-    @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-                      include_in_schema=False)
-    async def resource(request: Request) -> Any:  # the path comes from request.url, unvalidated by FastAPI
-        server = server_of(request)
-        route, path_known = find_route(server.config, request.method, path_of(request))
-        if route is None:
+        handler, path_known = scope["mock_op_auth.resource"]
+        if handler is None:
             status = 405 if path_known else 404
-            return json_response({"error": "not_found" if status == 404 else "method_not_allowed",
-                                  "error_description": f"no route for {request.method} {request.url.path}"}, status)
-        return await run(server, request, ResourceHandler(route))
-
-    return router
+            response = json_response({"error": "not_found" if status == 404 else "method_not_allowed",
+                                      "error_description": f"no route for {request.method} {path_of(request)}"},
+                                     status)
+        else:
+            response = await run(self.server, request, handler)
+        await response(scope, receive, send)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from mock_op_auth.call import Call
 from mock_op_auth.config.schema import TokenAction, User
-from mock_op_auth.core.bearer import TokenInfo
-from mock_op_auth.core.issuer import Env, claims_for_scope
-from mock_op_auth.deps import server_of
 from mock_op_auth.dialects import DIALECTS
-from mock_op_auth.dialects.base import NO_STORE, json_response
+from mock_op_auth.dialects.responses import NO_STORE, json_response
 from mock_op_auth.errors import InsufficientScopeError, InvalidRequestError
-from mock_op_auth.runner import DialectErrors, Facts, run
+from mock_op_auth.http.runner import BaseHandler, Facts
+from mock_op_auth.oauth.bearer import TokenInfo
+from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.issuer import claims_for_scope
+from mock_op_auth.oauth.request import Call
 from mock_op_auth.server import Server
 
 
@@ -28,7 +25,7 @@ def bearer_token(call: Call) -> str | None:
     return header or body
 
 
-class UserinfoHandler(DialectErrors):
+class UserinfoHandler(BaseHandler[tuple[TokenInfo, User | None]]):
     endpoint = "userinfo"
     dialect = DIALECTS["rfc"]
 
@@ -46,15 +43,3 @@ class UserinfoHandler(DialectErrors):
         if override:
             claims.update(override.claims)
         return json_response({"sub": info.subject, **claims}, headers=NO_STORE)
-
-
-def build_router() -> APIRouter:
-    router = APIRouter(tags=["oidc"])
-    handler = UserinfoHandler()
-
-    @router.get("/userinfo", summary="UserInfo endpoint (OIDC Core §5.3)", response_model=None)
-    @router.post("/userinfo", summary="UserInfo endpoint (OIDC Core §5.3)", response_model=None)
-    async def userinfo(request: Request) -> Any:
-        return await run(server_of(request), request, handler)
-
-    return router

@@ -1,0 +1,190 @@
+"""The control API under /_mock (DESIGN §3): what a test in any language uses to steer the mock.
+
+With ``MOCK_OP_AUTH_ADMIN_TOKEN`` set, every call but health needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from mock_op_auth.config.schema import Rule
+from mock_op_auth.control.admin import require_admin
+from mock_op_auth.control.journaling import JournaledRoute
+from mock_op_auth.control.key_rotation import KeyRotation, rotate_keys
+from mock_op_auth.control.live_tokens import LiveTokenList, live_tokens, revoke_live_token
+from mock_op_auth.control.minting import MintedToken, MintError, MintRequest, mint_token
+from mock_op_auth.http.call import issuer_of
+from mock_op_auth.http.deps import ServerDep
+from mock_op_auth.scenarios import RuleLimitError
+
+AdminDep = Annotated[None, Depends(require_admin)]
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+class ScenarioInfo(BaseModel):
+    name: str
+    description: str
+    rules: int
+    active: bool
+
+
+class ScenarioList(BaseModel):
+    active: str | None
+    scenarios: list[ScenarioInfo]
+
+
+class ScenarioChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(description="the scenario to activate; null for none")
+
+
+class RuleAdded(BaseModel):
+    id: str
+
+
+class RuleList(BaseModel):
+    rules: list[dict[str, Any]]
+
+
+class JournalEntry(BaseModel):
+    """One recorded request; ``params`` and ``headers`` have their secrets replaced by ``***``."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    time: float
+    method: str
+    path: str
+    endpoint: str
+    client_id: str | None = None
+    grant_type: str | None = None
+    status: int
+    scenario: str | None = None
+    rule: str | None = Field(None, description="the rule that acted: runtime:N or <scenario>:<index>")
+    params: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+
+
+class Journal(BaseModel):
+    requests: list[JournalEntry]
+
+
+class ClockChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    advance: float | None = Field(None, allow_inf_nan=False,
+                                  description="seconds to move the clock forward (or back, if negative)")
+    set: float | None = Field(None, allow_inf_nan=False, description="the epoch seconds the clock should read now")
+
+
+MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+class ClockState(BaseModel):
+    now: float
+    offset: float
+
+
+def build_router() -> APIRouter:
+    public = APIRouter(prefix="/_mock", tags=["control"])
+    router = APIRouter(prefix="/_mock", tags=["control"], dependencies=[Depends(require_admin)],
+                       route_class=JournaledRoute)
+
+    @public.get("/health", response_model=Health, summary="Ready once fixtures are loaded")
+    async def health() -> Health:
+        return Health()
+
+    @router.post("/reset", response_model=Health, summary="Forget tokens, codes, journal, rules and clock offset")
+    async def reset(server: ServerDep) -> Health:
+        server.reset()
+        return Health()
+
+    @router.get("/scenarios", response_model=ScenarioList, summary="The fixture's scenarios")
+    async def scenarios(server: ServerDep) -> ScenarioList:
+        active = server.engine.active
+        return ScenarioList(active=active, scenarios=[
+            ScenarioInfo(name=name, description=s.description, rules=len(s.rules), active=name == active)
+            for name, s in server.config.scenarios.items()])
+
+    @router.put("/scenario", response_model=ScenarioList, summary="Activate a scenario (null for none)")
+    async def activate(choice: ScenarioChoice, server: ServerDep) -> ScenarioList:
+        try:
+            server.engine.activate(choice.name)
+        except KeyError:
+            raise HTTPException(404, f"unknown scenario {choice.name}") from None
+        return await scenarios(server)
+
+    @router.post("/rules", response_model=RuleAdded, status_code=201, summary="Queue a rule, tried first")
+    async def add_rule(rule: Rule, server: ServerDep) -> RuleAdded:
+        try:
+            return RuleAdded(id=server.engine.add_rule(rule))
+        except RuleLimitError as err:
+            raise HTTPException(409, str(err)) from None
+
+    @router.get("/rules", response_model=RuleList, summary="The runtime rules and how often each acted")
+    async def list_rules(server: ServerDep) -> RuleList:
+        return RuleList(rules=server.engine.runtime_rules())
+
+    @router.delete("/rules", status_code=204, summary="Remove every runtime rule")
+    async def clear_rules(server: ServerDep) -> None:
+        server.engine.clear_rules()
+
+    @router.get("/requests", response_model=Journal, summary="The request journal, oldest first, secrets masked")
+    async def requests(server: ServerDep, endpoint: Annotated[str | None, Query()] = None,
+                       client_id: Annotated[str | None, Query()] = None) -> Journal:
+        return Journal.model_validate({"requests": server.journal.entries(endpoint, client_id)})
+
+    @router.delete("/requests", status_code=204, summary="Empty the request journal")
+    async def clear_requests(server: ServerDep) -> None:
+        server.journal.clear()
+
+    @router.get("/clock", response_model=ClockState, summary="The mock clock")
+    async def clock(server: ServerDep) -> ClockState:
+        return ClockState(now=server.clock.now(), offset=server.clock.offset)
+
+    @router.post("/clock", response_model=ClockState, summary="Move the clock: advance by seconds, or set")
+    async def move_clock(change: ClockChange, server: ServerDep) -> ClockState:
+        if (change.advance is None) == (change.set is None):
+            raise HTTPException(422, "give exactly one of advance or set")
+        target = server.clock.now() + change.advance if change.advance is not None else change.set
+        if not 0 <= target <= MAX_EPOCH:  # type: ignore[operator]
+            raise HTTPException(422, f"the clock must stay between 0 and {MAX_EPOCH} (the year 9999)")
+        if change.advance is not None:
+            server.clock.advance(change.advance)
+        else:
+            server.clock.set(change.set)  # type: ignore[arg-type]
+        return await clock(server)
+
+    @router.post("/keys/rotate", response_model=KeyRotation,
+                 summary="New signing key; the old ones stay in the JWKS until their tokens expire")
+    async def rotate(server: ServerDep) -> KeyRotation:
+        return rotate_keys(server)
+
+    # POST /_mock/tokens: mint a token directly (control/minting.py).
+    @router.post("/tokens", response_model=MintedToken, summary="Mint an access token, valid or with a defect")
+    async def mint(body: MintRequest, request: Request, server: ServerDep) -> MintedToken:
+        issuer = issuer_of(request, server.settings.issuer)
+        server.note_issuer(issuer)
+        try:
+            return mint_token(server, body, issuer)
+        except MintError as err:
+            raise HTTPException(400, str(err)) from None
+
+    # Live access tokens, listed without the tokens themselves (the dashboard at /_mock/ui uses these too).
+    @router.get("/tokens/live", response_model=LiveTokenList, summary="Access tokens not expired nor revoked")
+    async def tokens_live(server: ServerDep) -> LiveTokenList:
+        return LiveTokenList(tokens=live_tokens(server))
+
+    @router.delete("/tokens/live/{token_id}", status_code=204, summary="Revoke one live access token by its id")
+    async def revoke_live(token_id: str, server: ServerDep) -> None:
+        if not revoke_live_token(server, token_id):
+            raise HTTPException(404, f"no live token {token_id}")
+
+    root = APIRouter()
+    root.include_router(public)
+    root.include_router(router)
+    return root

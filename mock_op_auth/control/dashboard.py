@@ -1,0 +1,147 @@
+"""The dashboard at /_mock/ui: active scenario, clock, live tokens and the request journal.
+
+Plain HTML forms, no JavaScript. Every action does what the matching control-API call does
+(``PUT /_mock/scenario``, ``POST /_mock/clock``, ``DELETE /_mock/tokens/live/{id}``) and nothing a
+test could not, then redirects back (303). With ``MOCK_OP_AUTH_ADMIN_TOKEN`` set the dashboard
+asks for it: as the password of HTTP Basic (any user name), so a browser can prompt for it, or as
+a bearer token. Form posts carry a CSRF token that must match the dashboard's own cookie.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import RedirectResponse, Response
+
+from mock_op_auth.control.admin import require_ui_admin
+from mock_op_auth.control.live_tokens import live_tokens, revoke_live_token
+from mock_op_auth.errors import InvalidRequestError
+from mock_op_auth.http.call import read_body
+from mock_op_auth.http.deps import ServerDep
+from mock_op_auth.http.pages import Pages
+from mock_op_auth.oauth.clients import secrets_equal
+from mock_op_auth.oauth.request import parse_pairs
+from mock_op_auth.server import Server
+
+UI = "/_mock/ui"
+CSRF_COOKIE = "mock_op_auth_ui"
+JOURNAL_SHOWN = 200
+CLOCK_STEPS = ((60, "+1 minute"), (300, "+5 minutes"), (3600, "+1 hour"), (86400, "+1 day"))
+NOTICES = {
+    "scenario": "Scenario changed.", "clock": "Clock moved.", "revoked": "Token revoked.",
+    "journal": "Journal emptied.",
+}
+
+
+def fmt_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_offset(seconds: float) -> str:
+    sign = "-" if seconds < 0 else "+"
+    total = int(abs(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{days}d " if days else ""
+    return f"{sign}{text}{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def journal_view(server: Server) -> list[dict[str, Any]]:
+    """The journal newest first, as the control API gives it (secrets were masked when recorded)."""
+    entries = server.journal.entries()[-JOURNAL_SHOWN:]
+    return [{**e, "when": fmt_time(e["time"]), "detail": json.dumps(
+        {"params": e.get("params"), "headers": e.get("headers")}, indent=2, ensure_ascii=False)}
+        for e in reversed(entries)]
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted form, checked against the dashboard's CSRF cookie (double submit)."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise InvalidRequestError("the dashboard's forms are posted as application/x-www-form-urlencoded")
+    form = dict(parse_pairs((await read_body(request)).decode("utf-8", "replace")))
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not secrets_equal(form.get("csrf_token", ""), cookie):
+        raise InvalidRequestError("the form's CSRF token does not match; reload the dashboard")
+    return form
+
+
+def back(notice: str, anchor: str) -> Response:
+    return RedirectResponse(f"{UI}?done={notice}#{anchor}", status_code=303)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=UI, tags=["dashboard"], include_in_schema=False,
+                       dependencies=[Depends(require_ui_admin)])
+    pages = Pages()
+
+    def problem(status: int, text: str) -> Response:
+        return pages.render("problem.html", status=status, message=text)
+
+    @router.get("")
+    async def dashboard(request: Request, server: ServerDep) -> Response:
+        token = request.cookies.get(CSRF_COOKIE) or ""
+        if len(token) < 32:
+            token = secrets.token_urlsafe(32)
+        active = server.engine.active
+        response = pages.render(
+            "dashboard.html", csrf_token=token, notice=NOTICES.get(request.query_params.get("done", "")),
+            scenarios=[{"name": n, "description": s.description, "active": n == active}
+                       for n, s in server.config.scenarios.items()],
+            active=active, now=fmt_time(server.clock.now()), offset=fmt_offset(server.clock.offset),
+            offset_seconds=server.clock.offset, steps=CLOCK_STEPS, tokens=live_tokens(server),
+            journal=journal_view(server), journal_shown=JOURNAL_SHOWN,
+        )
+        response.set_cookie(CSRF_COOKIE, token, path=UI, httponly=True, samesite="strict")
+        return response
+
+    @router.post("/scenario")
+    async def scenario(request: Request, server: ServerDep) -> Response:
+        try:
+            form = await read_form(request)
+            server.engine.activate(form.get("name") or None)
+        except InvalidRequestError as err:
+            return problem(400, err.description)
+        except KeyError:
+            return problem(404, f"unknown scenario {form.get('name')}")
+        return back("scenario", "scenario")
+
+    @router.post("/clock")
+    async def clock(request: Request, server: ServerDep) -> Response:
+        try:
+            form = await read_form(request)
+            if form.get("real") == "1":
+                server.clock.advance(-server.clock.offset)
+            else:
+                server.clock.advance(float(form.get("advance", "")))
+        except InvalidRequestError as err:
+            return problem(400, err.description)
+        except ValueError:
+            return problem(400, "advance must be a number of seconds")
+        return back("clock", "clock")
+
+    @router.post("/tokens/revoke")
+    async def revoke(request: Request, server: ServerDep) -> Response:
+        try:
+            form = await read_form(request)
+        except InvalidRequestError as err:
+            return problem(400, err.description)
+        if not revoke_live_token(server, form.get("id", "")):
+            return problem(404, "no live token with that id (expired or revoked already)")
+        return back("revoked", "tokens")
+
+    @router.post("/journal/clear")
+    async def clear_journal(request: Request, server: ServerDep) -> Response:
+        try:
+            await read_form(request)
+        except InvalidRequestError as err:
+            return problem(400, err.description)
+        server.journal.clear()
+        return back("journal", "journal")
+
+    return router
+

@@ -1,0 +1,165 @@
+"""The one request flow every protocol endpoint goes through (STYLE §2):
+
+    read the call → check (authenticate, validate; stores nothing) → engine.decide
+      → delay · respond (raw) · error (in the endpoint's dialect) · or act (with token overrides)
+    → render, and record the journal entry either way.
+
+No endpoint skips the engine or the journal, and the engine never branches on an endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_op_auth.config.schema import TokenAction
+from mock_op_auth.dialects import Dialect
+from mock_op_auth.dialects.responses import raw_response
+from mock_op_auth.errors import CustomOAuthError, InvalidRequestError, OAuthError, Redirect, ServerError
+from mock_op_auth.http.call import path_of, read_call
+from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.request import Call
+from mock_op_auth.scenarios import NO_OUTCOME, Outcome, RequestContext
+from mock_op_auth.server import Server
+from mock_op_auth.state.journal import mask_headers, mask_params
+
+log = logging.getLogger("mock_op_auth")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Verified facts of a request that scenario rules match and the journal records."""
+
+    client_id: str | None = None
+    grant_type: str | None = None
+    scope: tuple[str, ...] = ()
+    user: str | None = None
+    redirect: Redirect | None = None  # authorize: where a scenario's error goes
+
+
+T = TypeVar("T")
+
+
+class Handler(Protocol[T]):
+    """One endpoint, as the runner drives it. How to add an endpoint: a handler class (usually a
+    ``BaseHandler`` subclass) in ``routers/``, and one line in ``app.ROUTES``.
+
+    ``check`` authenticates and validates the call into the facts scenario rules match and a
+    checked request ``T``, storing nothing; ``act`` does the work through the services and
+    renders the answer in the handler's dialect; ``on_error`` is the one place an error may
+    change state (it sees the checked request when ``check`` got that far); ``render_error``
+    renders an error and changes nothing.
+    """
+
+    endpoint: str
+    dialect: Dialect
+
+    def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, T]: ...
+    def act(self, server: Server, checked: T, env: Env, override: TokenAction | None) -> Response: ...
+    def on_error(self, server: Server, checked: T | None, err: OAuthError) -> None: ...
+    def render_error(self, err: OAuthError, issuer: str) -> Response: ...
+
+
+class BaseHandler(Generic[T]):
+    """Defaults for handlers: errors change nothing and look as the dialect says."""
+
+    endpoint: str
+    dialect: Dialect
+
+    def on_error(self, server: Server, checked: T | None, err: OAuthError) -> None:
+        return None
+
+    def render_error(self, err: OAuthError, issuer: str) -> Response:
+        return self.dialect.render_error(err)
+
+
+def claimed_client_id(call: Call) -> str | None:
+    """The client a request says it comes from, before it is authenticated (to pick its scenario)."""
+    try:
+        basic = call.basic
+    except OAuthError:
+        basic = None
+    if basic is not None:
+        return basic.client_id
+    for pairs in (call.form, call.query):
+        for key, value in pairs:
+            if key == "client_id":
+                return value
+    return None
+
+
+async def run(server: Server, request: Request, handler: Handler[Any]) -> Response:
+    """Drive one request through ``handler`` (see the module docstring); never raises."""
+    started = time.perf_counter()
+    call: Call | None = None
+    checked: Any = None
+    facts = Facts()
+    outcome: Outcome = NO_OUTCOME
+    scenario: str | None = None
+    issuer = ""
+    try:
+        call = await read_call(request, server.settings.issuer)
+        issuer = call.issuer
+        server.note_issuer(issuer)
+        header = call.header("x-mock-scenario")
+        if header and header not in server.config.scenarios:
+            raise InvalidRequestError(f"unknown scenario {header} in X-Mock-Scenario")
+        scenario = server.engine.scenario_for(header, claimed_client_id(call))
+        env = server.env(issuer, server.engine.server_config(scenario), handler.dialect)
+        facts, checked = handler.check(server, call, env)
+        outcome = server.engine.decide(RequestContext(
+            endpoint=handler.endpoint, dialect=handler.dialect.name, method=call.method, path=call.path,
+            client_id=facts.client_id, grant_type=facts.grant_type, scope=facts.scope, user=facts.user,
+            scenario=scenario,
+        ))
+        if outcome.delay_ms:
+            await asyncio.sleep(outcome.delay_ms / 1000)
+        rule = outcome.rule
+        if rule is not None and rule.respond is not None:
+            response = raw_response(rule.respond)
+        elif rule is not None and rule.error is not None:
+            raise CustomOAuthError(rule.error.error, rule.error.error_description, rule.error.status,
+                                   redirect=facts.redirect)
+        else:
+            response = handler.act(server, checked, env, rule.token if rule else None)
+    except OAuthError as err:
+        response = _error(server, handler, checked, err, issuer)
+    except Exception:
+        log.exception("unexpected error at %s %s", request.method, request.url.path)
+        response = handler.render_error(ServerError("internal error"), issuer)
+    _record(server, request, handler, call, facts, scenario, outcome, response, started)
+    return response
+
+
+def _error(server: Server, handler: Handler[Any], checked: Any, err: OAuthError, issuer: str) -> Response:
+    """The error step: the handler's state change (if any), then its rendering."""
+    try:
+        handler.on_error(server, checked, err)
+    except Exception:
+        log.exception("on_error failed at endpoint %s", handler.endpoint)
+    return handler.render_error(err, issuer)
+
+
+def _record(server: Server, request: Request, handler: Handler[Any], call: Call | None, facts: Facts,
+            scenario: str | None, outcome: Outcome, response: Response, started: float) -> None:
+    params = mask_params([*call.query, *call.form]) if call else {}
+    headers = mask_headers(call.headers) if call else {}
+    client_id = facts.client_id or (claimed_client_id(call) if call else None)
+    grant_type = facts.grant_type or (params.get("grant_type") if isinstance(params.get("grant_type"), str)
+                                      else None)
+    duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    server.journal.record({
+        "time": round(server.clock.now(), 3), "method": request.method, "path": path_of(request),
+        "endpoint": handler.endpoint, "dialect": handler.dialect.name, "client_id": client_id,
+        "grant_type": grant_type, "status": response.status_code, "scenario": scenario,
+        "rule": outcome.rule_id, "params": params, "headers": headers, "duration_ms": duration_ms,
+    })
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s %s %s endpoint=%s client=%s grant=%s rule=%s %.1fms", request.method, request.url.path,
+                 response.status_code, handler.endpoint, client_id, grant_type, outcome.rule_id, duration_ms)

@@ -1,0 +1,115 @@
+"""Bearer-token checks shared by userinfo, introspection and the resource stub (RFC 6750, RFC 9068 §4).
+
+A JWT is accepted when signed by one of this server's live keys with the server's own
+algorithm, issued by this issuer, inside its time window by the mock clock, and not revoked;
+an opaque token when the store knows it and it is live. Either must be ``approved``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from mock_op_auth.errors import InvalidTokenError
+from mock_op_auth.state.clock import Clock
+from mock_op_auth.state.keys import KeySet
+from mock_op_auth.state.store import AccessToken, Store
+
+CLOCK_SKEW = 0  # seconds of leeway; the mock clock is exact
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a valid access token says, whatever its format."""
+
+    client_id: str
+    subject: str
+    scope: tuple[str, ...]
+    issued_at: int
+    expires_at: int
+    audience: str | list[str]
+    issuer: str
+    jti: str | None
+    claims: dict[str, Any]
+    grant_id: str | None = None
+
+    def as_introspection(self) -> dict[str, Any]:
+        """RFC 7662 §2.2 members of an active token."""
+        body: dict[str, Any] = {
+            "active": True, "scope": " ".join(self.scope), "client_id": self.client_id,
+            "token_type": "Bearer", "exp": self.expires_at, "iat": self.issued_at, "sub": self.subject,
+            "aud": self.audience, "iss": self.issuer,
+        }
+        if self.jti:
+            body["jti"] = self.jti
+        return body
+
+
+class BearerValidator:
+    def __init__(self, keys: KeySet, store: Store, clock: Clock) -> None:
+        self._keys = keys
+        self._store = store
+        self._clock = clock
+
+    def validate(self, token: str | None, issuers: Collection[str], audiences: Collection[str] = ()) -> TokenInfo:
+        """Return what ``token`` grants, or raise InvalidTokenError with the reason.
+
+        ``issuers``: the ``iss`` values this server answers as; ``audiences``: if given, a JWT's
+        ``aud`` must name one of them.
+        """
+        if not token:
+            raise InvalidTokenError("missing")
+        if len(token) > 8192:
+            raise InvalidTokenError("malformed")
+        if token.count(".") == 2:
+            return self._jwt(token, issuers, audiences)
+        return self._opaque(token)
+
+    def _opaque(self, token: str) -> TokenInfo:
+        record = self._store.get_access(token)
+        if record is None:
+            raise InvalidTokenError("unknown")
+        self._check_record(record)
+        if record.expires_at <= self._clock.now():
+            raise InvalidTokenError("expired")
+        return TokenInfo(record.client_id, record.subject, record.scope, record.issued_at, int(record.expires_at),
+                         record.audience, record.issuer, None, dict(record.claims), record.grant_id)
+
+    def _jwt(self, token: str, issuers: Collection[str], audiences: Collection[str]) -> TokenInfo:
+        claims = self._keys.verify(token)
+        now = self._clock.now()
+        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", claims.get("iat"))
+        if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+            raise InvalidTokenError("malformed")
+        if exp <= now - CLOCK_SKEW:
+            raise InvalidTokenError("expired")
+        if isinstance(nbf, int | float) and nbf > now + CLOCK_SKEW:
+            raise InvalidTokenError("not_yet_valid")
+        if claims.get("iss") not in issuers:
+            raise InvalidTokenError("wrong_issuer")
+        aud = claims.get("aud")
+        if audiences and not set(aud if isinstance(aud, list) else [aud]) & set(audiences):
+            raise InvalidTokenError("wrong_audience")
+        jti = claims.get("jti")
+        record = self._store.get_access(jti) if isinstance(jti, str) else None
+        if record is not None:
+            self._check_record(record)
+        scope = claims.get("scope", "")
+        return TokenInfo(
+            client_id=str(claims.get("client_id", "")), subject=str(claims.get("sub", "")),
+            scope=tuple(scope.split()) if isinstance(scope, str) else (), issued_at=int(iat),
+            expires_at=int(exp), audience=claims.get("aud", ""), issuer=str(claims["iss"]),
+            jti=jti if isinstance(jti, str) else None, claims=claims,
+            grant_id=record.grant_id if record else None,
+        )
+
+    def _check_record(self, record: AccessToken) -> None:
+        if record.revoked:
+            raise InvalidTokenError("revoked")
+        if record.grant_id is not None:
+            grant = self._store.get_grant(record.grant_id)
+            if grant is not None and grant.revoked:
+                raise InvalidTokenError("revoked")
+        if record.status != "approved":
+            raise InvalidTokenError("not_approved")

@@ -1,0 +1,73 @@
+"""Client authentication (RFC 6749 §2.3) and redirect-URI matching (RFC 6749 §3.1.2, RFC 8252 §7.3)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from mock_op_auth.config.schema import Client
+from mock_op_auth.errors import InvalidClientError, InvalidRequestError
+from mock_op_auth.oauth.request import Call
+
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
+
+
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    client_id: str
+    client: Client
+    method: AuthMethod
+
+
+def secrets_equal(given: str, expected: str) -> bool:
+    """Constant-time comparison, so timing does not reveal how much of a secret was right."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def authenticate(call: Call, clients: Mapping[str, Client], *, allow_public: bool = True) -> AuthenticatedClient:
+    """Authenticate the client of a back-channel request by exactly one method."""
+    basic = call.basic
+    form_id = call.form_param("client_id")
+    form_secret = call.form_param("client_secret")
+    if basic is not None and form_secret is not None:
+        raise InvalidRequestError("use one client authentication method, not HTTP Basic and client_secret")
+    if basic is not None:
+        if form_id is not None and form_id != basic.client_id:
+            raise InvalidClientError("client_id does not match the HTTP Basic credentials", basic_tried=True)
+        client = clients.get(basic.client_id)
+        if client is None or client.secret is None or not secrets_equal(basic.secret, client.secret):
+            raise InvalidClientError(basic_tried=True)
+        return AuthenticatedClient(basic.client_id, client, "client_secret_basic")
+    if form_id is None:
+        raise InvalidClientError("no client authentication")
+    client = clients.get(form_id)
+    if client is None:
+        raise InvalidClientError()
+    if form_secret is not None:
+        if client.secret is None or not secrets_equal(form_secret, client.secret):
+            raise InvalidClientError()
+        return AuthenticatedClient(form_id, client, "client_secret_post")
+    if client.secret is not None or not allow_public:
+        raise InvalidClientError()
+    return AuthenticatedClient(form_id, client, "none")
+
+
+def match_redirect_uri(given: str, registered: list[str]) -> bool:
+    """Exact match, except a registered loopback URI matches any port (RFC 8252 §7.3)."""
+    if given in registered:
+        return True
+    try:
+        parts = urlsplit(given)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme != "http" or parts.hostname is None or port is None or parts.username is not None:
+        return False
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if host not in LOOPBACK_HOSTS:
+        return False
+    return parts._replace(netloc=host).geturl() in registered

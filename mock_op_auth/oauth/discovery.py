@@ -1,0 +1,48 @@
+"""OIDC Discovery 1.0 §3 and RFC 8414 metadata. It advertises exactly what this server does:
+grants some client may use, auth methods some client needs, its one signing algorithm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mock_op_auth.config.schema import Config
+from mock_op_auth.oauth.pkce import METHODS
+
+RFC_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
+
+
+def metadata(config: Config, alg: str, issuer: str) -> dict[str, Any]:
+    grants = sorted({g for c in config.clients.values() for g in c.grant_types if g in RFC_GRANTS})
+    auth_methods = ["client_secret_basic", "client_secret_post"]
+    if any(c.is_public for c in config.clients.values()):
+        auth_methods.append("none")
+    claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+                     *(k for u in config.users.values() for k in u.claims)})
+    doc: dict[str, Any] = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "scopes_supported": sorted(config.known_scopes),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grants,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [alg],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods[:2],
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "code_challenge_methods_supported": list(METHODS),
+        "claims_supported": claims,
+        "authorization_response_iss_parameter_supported": True,
+        "request_parameter_supported": False,
+        "claims_parameter_supported": False,
+    }
+    if "authorization_code" not in grants:
+        for key in ("authorization_endpoint", "response_types_supported", "response_modes_supported",
+                    "code_challenge_methods_supported", "authorization_response_iss_parameter_supported"):
+            doc.pop(key)
+    return doc

@@ -1,0 +1,121 @@
+"""One parsed HTTP request, the input every service reads: plain Python, no web framework.
+
+Like Authlib's ``OAuth2Request``: the edge (``http/call.py``) builds it from the ASGI scope, and
+everything below the handlers reads it. Form bodies are parsed here so that a parameter sent
+twice is seen (RFC 6749 §3.1: parameters MUST NOT repeat), the parameter count is bounded, and
+malformed input becomes an ``invalid_request`` in the endpoint's own dialect.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote
+
+from mock_op_auth.errors import InvalidRequestError
+
+MAX_PARAMS = 100
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class BasicCredentials:
+    client_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    issuer: str
+    query: tuple[tuple[str, str], ...] = ()
+    form: tuple[tuple[str, str], ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    body: bytes = b""
+    content_type: str = ""
+    path_params: dict[str, str] = field(default_factory=dict)  # the route's {name} segments
+    # HTTP Basic credentials, decoded once when the call is made; a malformed header is kept as
+    # its error and raised where credentials are read, so it answers in the endpoint's dialect.
+    _basic: BasicCredentials | InvalidRequestError | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_basic", decode_basic(self.headers.get("authorization")))
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def form_param(self, name: str) -> str | None:
+        return _single(self.form, name)
+
+    def query_param(self, name: str) -> str | None:
+        return _single(self.query, name)
+
+    def form_dict(self) -> dict[str, str]:
+        return _unique(self.form)
+
+    def query_dict(self) -> dict[str, str]:
+        return _unique(self.query)
+
+    @property
+    def basic(self) -> BasicCredentials | None:
+        """HTTP Basic client credentials (RFC 6749 §2.3.1); raises InvalidRequestError when malformed."""
+        if isinstance(self._basic, InvalidRequestError):
+            raise InvalidRequestError(self._basic.description)
+        return self._basic
+
+    @property
+    def bearer(self) -> str | None:
+        auth = self.header("authorization")
+        if auth and auth[:7].lower() == "bearer ":
+            return auth[7:].strip() or None
+        return None
+
+
+def decode_basic(auth: str | None) -> BasicCredentials | InvalidRequestError | None:
+    """An ``Authorization: Basic`` header's form-urlencoded id and secret, its error, or None."""
+    if not auth or auth[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input to b64decode
+        return InvalidRequestError("malformed HTTP Basic credentials")
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        return InvalidRequestError("malformed HTTP Basic credentials")
+    return BasicCredentials(unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " ")))
+
+
+def _single(pairs: tuple[tuple[str, str], ...], name: str) -> str | None:
+    values = [v for k, v in pairs if k == name]
+    if len(values) > 1:
+        raise InvalidRequestError(f"parameter {name} is repeated")
+    return values[0] if values else None
+
+
+def _unique(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidRequestError(f"parameter {key} is repeated")
+        result[key] = value
+    return result
+
+
+def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """``parse_qsl(text, keep_blank_values=True)`` bounded to MAX_PARAMS; a plain text (no ``%``
+    or ``+``, the usual token request) takes a split-only path with the same result."""
+    if "%" not in text and "+" not in text:
+        if text.count("&") >= MAX_PARAMS:
+            raise InvalidRequestError(f"more than {MAX_PARAMS} parameters")
+        pairs: list[tuple[str, str]] = []
+        for piece in text.split("&"):
+            if piece:
+                name, _, value = piece.partition("=")
+                pairs.append((name, value))
+        return tuple(pairs)
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_PARAMS, strict_parsing=False)
+    except ValueError:
+        raise InvalidRequestError(f"more than {MAX_PARAMS} parameters") from None
+    return tuple(pairs)

@@ -1,0 +1,36 @@
+"""TokenService: runs a token request through the grant its ``grant_type`` names.
+
+The grant table is handed in by ``Server``, the composition root, so this module knows the RFC
+grants only by their base class, and OP's grants plug in without the core importing them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mock_op_auth.config.schema import TokenAction
+from mock_op_auth.errors import InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError
+from mock_op_auth.oauth.clients import authenticate
+from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.grants import BaseGrant, TokenRequest
+from mock_op_auth.oauth.issuer import IssuedTokens
+from mock_op_auth.oauth.request import Call
+
+
+class TokenService:
+    def __init__(self, grants: Iterable[BaseGrant]) -> None:
+        self.grants: dict[str, BaseGrant] = {grant.grant_type: grant for grant in grants}
+
+    def check(self, call: Call, env: Env, grant_type: str | None, allowed: tuple[str, ...]) -> TokenRequest:
+        """Authenticate the client, pick the grant (one of ``allowed`` at this path), and check the request."""
+        client = authenticate(call, env.config.clients)
+        if not grant_type:
+            raise InvalidRequestError("grant_type is required")
+        grant = self.grants.get(grant_type)
+        if grant is None or grant_type not in allowed:
+            raise UnsupportedGrantTypeError(f"unsupported grant_type {grant_type}")
+        if grant_type not in client.client.grant_types:
+            raise UnauthorizedClientError(f"this client may not use the {grant_type} grant")
+        return grant.check(call, client, env)
+
+    def act(self, req: TokenRequest, env: Env, override: TokenAction | None) -> IssuedTokens:
+        return self.grants[req.grant_type].act(req, env, override)

@@ -1,0 +1,70 @@
+"""JWTs a PSD2 client signs (request objects, OIDC Core §6.1; exemption assertions, RFC 7523):
+whose they are, for whom, until when, and which intent and ``acr`` they ask for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mock_op_auth.errors import OAuthError
+from mock_op_auth.oauth.context import Env
+
+ACR_SCA = "urn:openbanking:psd2:sca"  # strong customer authentication
+ACR_CA = "urn:openbanking:psd2:ca"  # the exemption flow (reused authorization)
+
+
+class InvalidRequestObjectError(OAuthError):
+    """OIDC Core §3.1.2.6: the request object does not verify or its claims are wrong."""
+
+    code = "invalid_request_object"
+
+
+def audiences(env: Env) -> frozenset[str]:
+    """What ``aud`` a client-signed JWT may name: this issuer or OP's own hosts (``server.psd2.audiences``)."""
+    return frozenset(a.rstrip("/") for a in (env.issuer, *env.server.psd2.audiences))
+
+
+def check_client_jwt(claims: Mapping[str, Any], client_id: str, env: Env, now: float,
+                     error: type[OAuthError] = InvalidRequestObjectError) -> None:
+    """``iss``/``client_id``, ``aud`` and ``exp`` of a JWT the client signed (request object, assertion)."""
+    if claims.get("iss") != client_id:
+        raise error("iss must be the client_id")
+    if claims.get("client_id", client_id) != client_id:
+        raise error("client_id in the JWT does not match the client")
+    aud = claims.get("aud")
+    named = aud if isinstance(aud, list) else [aud]
+    if not any(isinstance(a, str) and a.rstrip("/") in audiences(env) for a in named):
+        raise error("aud names neither this issuer nor OP's PSD2 host")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        raise error("exp is required")
+    if exp <= now:
+        raise error("the JWT has expired")
+    nbf = claims.get("nbf")
+    if isinstance(nbf, int | float) and nbf > now:
+        raise error("the JWT is not valid yet")
+
+
+def requested_intent(claims: Mapping[str, Any]) -> str | None:
+    """The ``authorizationId`` a request object or assertion asks for (its ``claims`` member)."""
+    requested = claims.get("claims")
+    if not isinstance(requested, dict):
+        return None
+    for member in ("id_token", "userinfo"):
+        entry = requested.get(member)
+        value = entry.get("authorizationId") if isinstance(entry, dict) else None
+        if isinstance(value, dict) and isinstance(value.get("value"), str):
+            return value["value"]
+    return None
+
+
+def requested_acr(claims: Mapping[str, Any]) -> str:
+    requested = claims.get("claims")
+    entry = requested.get("id_token") if isinstance(requested, dict) else None
+    acr = entry.get("acr") if isinstance(entry, dict) else None
+    values = acr.get("values") if isinstance(acr, dict) else None
+    if isinstance(values, list):
+        for value in values:
+            if value in (ACR_SCA, ACR_CA):
+                return value
+    return ACR_SCA

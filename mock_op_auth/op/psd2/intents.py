@@ -1,0 +1,113 @@
+"""PSD2 intents (op-auth.md §4.3): AIS ``authorizations`` that a PSU approves, and whose
+revocation revokes every grant issued on them, so their tokens die at the resource stub,
+introspection and refresh alike. Statuses: Unauthorized → Authorized | Rejected, then Revoked,
+or Expired by the mock clock."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from mock_op_auth.config.schema import Psd2Settings
+from mock_op_auth.errors import InvalidRequestError, NotFoundError
+from mock_op_auth.state.clock import Clock
+from mock_op_auth.state.store import Intent, Store
+
+INTENT_FIELDS = frozenset({"expires", "transactionFrom", "transactionTo"})
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: Any, name: str) -> float:
+    """An ISO 8601 date or date-time (UTC when no offset is given) as epoch seconds."""
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{name} must be an ISO 8601 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequestError(f"{name} is not an ISO 8601 date-time: {value[:40]}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+class IntentService:
+    """PSD2 intents: created Unauthorized, Authorized by the PSU, Rejected, Revoked, or Expired by the clock."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def current(self, intent_id: str) -> Intent | None:
+        """The intent as it stands by the mock clock: a live one past ``expires`` is ``Expired``."""
+        intent = self.store.get_intent(intent_id)
+        if intent is not None and intent.status in ("Unauthorized", "Authorized") \
+                and intent.expires_at <= self.clock.now():
+            return replace(intent, status="Expired")
+        return intent
+
+    def get(self, intent_id: str, client_id: str) -> Intent:
+        intent = self.current(intent_id)
+        if intent is None or intent.client_id != client_id:
+            raise NotFoundError(f"no authorization {intent_id[:64]}")
+        return intent
+
+    def new(self, client_id: str, body: Any, settings: Psd2Settings) -> Intent:
+        """Check a POST /authorizations body and build the intent (stored by ``put``)."""
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise InvalidRequestError("the body must be a JSON object")
+        if unknown := sorted(set(body) - INTENT_FIELDS):
+            raise InvalidRequestError(f"unknown fields: {', '.join(unknown)}")
+        now = self.clock.now()
+        expires = parse_time(body["expires"], "expires") if "expires" in body else now + settings.intent_ttl
+        if expires <= now:
+            raise InvalidRequestError("expires is in the past")
+        if expires > now + settings.intent_ttl:
+            raise InvalidRequestError(f"expires is more than {settings.intent_ttl // 86400} days ahead")
+        window = {k: body[k] for k in ("transactionFrom", "transactionTo") if k in body}
+        for name, value in window.items():
+            parse_time(value, name)
+        return Intent(id=str(uuid.uuid4()), client_id=client_id, status="Unauthorized", created_at=now,
+                      expires_at=expires, transaction_from=window.get("transactionFrom"),
+                      transaction_to=window.get("transactionTo"))
+
+    def set_status(self, intent: Intent, status: str, **changes: Any) -> Intent:
+        updated = replace(intent, status=status, modified_at=self.clock.now(), **changes)  # type: ignore[arg-type]
+        self.store.put_intent(updated)
+        return updated
+
+    def revoke(self, intent: Intent) -> Intent:
+        """Revoke an intent and every grant issued on it (their access and refresh tokens too)."""
+        for grant_id in intent.grant_ids:
+            self.store.revoke_grant(grant_id)
+        return self.set_status(intent, "Revoked") if intent.status != "Revoked" else intent
+
+    def link_grant(self, intent_id: str, grant_id: str) -> None:
+        """Remember a grant issued on an intent, so revoking the intent revokes it."""
+        intent = self.store.get_intent(intent_id)
+        if intent is not None and grant_id not in intent.grant_ids:
+            self.store.put_intent(replace(intent, grant_ids=(*intent.grant_ids, grant_id)))
+        if intent is not None and intent.status == "Revoked":
+            self.store.revoke_grant(grant_id)
+
+
+def intent_body(intent: Intent) -> dict[str, Any]:
+    """OP's ``Authorization`` object (op-auth.md §4.3)."""
+    body: dict[str, Any] = {"authorizationId": intent.id, "created": iso(intent.created_at)}
+    if intent.modified_at is not None:
+        body["modified"] = iso(intent.modified_at)
+    if intent.authorized_at is not None:
+        body["authorized"] = iso(intent.authorized_at)
+    body["expires"] = iso(intent.expires_at)
+    if intent.transaction_from is not None:
+        body["transactionFrom"] = intent.transaction_from
+    if intent.transaction_to is not None:
+        body["transactionTo"] = intent.transaction_to
+    body["status"] = intent.status
+    return body

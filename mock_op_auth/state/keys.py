@@ -1,0 +1,340 @@
+"""Signing keys and JOSE: the only module that signs or verifies a JWS.
+
+The server's own tokens are signed and verified through one table of signers over
+``cryptography`` keys (RS256, PS256, ES256): a compact JWS byte-identical to python-jose's for
+the deterministic RS256 (tested), without jose's per-call overhead (about 10% of an issuance).
+JWTs a client signed (PSD2 request objects, assertions) are verified with python-jose against
+the client's JWKS; jose lacks PS256, so ``_PS256Key`` is registered with it through jose's own
+extension point (``jwk.register_key``).
+
+Verification pins the algorithm to the key's own: ``none``, HMAC with a public key, or any
+algorithm this server does not sign with never verifies (RFC 8725 §3.1). Rotation keeps the
+old key in the JWKS until every token it signed has expired (RFC 7517, DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from jose import jwk, jws
+from jose.backends.cryptography_backend import CryptographyRSAKey
+from jose.exceptions import JOSEError, JWKError
+
+from mock_op_auth.errors import InvalidTokenError
+from mock_op_auth.state.clock import Clock
+
+SUPPORTED_ALGS = ("RS256", "ES256", "PS256")
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+
+@dataclass(frozen=True)
+class Signer:
+    """One JWS algorithm (RFC 7518 §3) over cryptography's keys."""
+
+    sign: Callable[[Any, bytes], bytes]
+    verify: Callable[[Any, bytes, bytes], None]  # raises InvalidSignature
+
+
+_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+_PKCS1 = padding.PKCS1v15()
+_EC_SIZE = 32  # P-256: r and s are 32 bytes each in a JWS (RFC 7518 §3.4)
+
+
+def _es256_sign(key: Any, data: bytes) -> bytes:
+    r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(_EC_SIZE, "big") + s.to_bytes(_EC_SIZE, "big")
+
+
+def _es256_verify(key: Any, data: bytes, signature: bytes) -> None:
+    if len(signature) != 2 * _EC_SIZE:
+        raise InvalidSignature
+    r, s = int.from_bytes(signature[:_EC_SIZE], "big"), int.from_bytes(signature[_EC_SIZE:], "big")
+    key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+
+
+SIGNERS: dict[str, Signer] = {
+    "RS256": Signer(lambda key, data: key.sign(data, _PKCS1, hashes.SHA256()),
+                    lambda key, data, sig: key.verify(sig, data, _PKCS1, hashes.SHA256())),
+    "PS256": Signer(lambda key, data: key.sign(data, _PSS, hashes.SHA256()),
+                    lambda key, data, sig: key.verify(sig, data, _PSS, hashes.SHA256())),
+    "ES256": Signer(_es256_sign, _es256_verify),
+}
+
+
+class _PS256Key(CryptographyRSAKey):
+    """RSASSA-PSS with SHA-256 (RFC 7518 §3.5) for python-jose, which lacks it; OP's PSD2 profile
+    allows it in clients' request objects. Relies on jose's ``prepared_key`` (the cryptography key)."""
+
+    def __init__(self, key: Any, algorithm: str = "PS256") -> None:
+        super().__init__(key, "RS256")
+        self._algorithm = "PS256"
+
+    def sign(self, msg: bytes) -> bytes:
+        try:
+            return SIGNERS["PS256"].sign(self.prepared_key, msg)
+        except Exception as err:
+            raise JWKError(err) from err
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        try:
+            SIGNERS["PS256"].verify(self.public_key().prepared_key, msg, sig)
+            return True
+        except InvalidSignature:
+            return False
+
+
+jwk.register_key("PS256", _PS256Key)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    alg: str
+    private: PrivateKey
+    public: PublicKey
+    public_jwk: dict[str, Any]
+    private_pem: bytes
+    retire_at: float | None = None  # None: the current key; else dropped from JWKS after this
+
+    def public_pem(self) -> bytes:
+        return self.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def generate_key(alg: str) -> SigningKey:
+    """A fresh key pair for ``alg``; ``kid`` is the RFC 7638 thumbprint of the public key."""
+    if alg == "ES256":
+        private: Any = ec.generate_private_key(ec.SECP256R1())
+    elif alg in ("RS256", "PS256"):
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        raise ValueError(f"unsupported signing algorithm {alg}")
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return _signing_key(private, pem, alg)
+
+
+def key_from_pem(pem: bytes, alg: str, retire_at: float | None = None) -> SigningKey:
+    private = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError(f"a {type(private).__name__} cannot sign {alg}")
+    return _signing_key(private, pem, alg, retire_at)
+
+
+def _signing_key(private: PrivateKey, pem: bytes, alg: str, retire_at: float | None = None) -> SigningKey:
+    public = private.public_key()
+    public_jwk = _public_jwk(public)
+    kid = thumbprint(public_jwk)
+    return SigningKey(kid=kid, alg=alg, private=private, public=public,
+                      public_jwk={**public_jwk, "kid": kid, "alg": alg, "use": "sig"},
+                      private_pem=pem, retire_at=retire_at)
+
+
+def _public_jwk(public: PublicKey) -> dict[str, Any]:
+    """The public members of a JWK (RFC 7518 §6.2.1, §6.3.1)."""
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        numbers = public.public_numbers()
+        return {"kty": "EC", "crv": "P-256", "x": b64url(numbers.x.to_bytes(_EC_SIZE, "big")),
+                "y": b64url(numbers.y.to_bytes(_EC_SIZE, "big"))}
+    rsa_numbers = public.public_numbers()
+    return {"kty": "RSA", "n": b64url(_int_bytes(rsa_numbers.n)), "e": b64url(_int_bytes(rsa_numbers.e))}
+
+
+def _int_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def thumbprint(public_jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256, base64url)."""
+    members = ("crv", "kty", "x", "y") if public_jwk["kty"] == "EC" else ("e", "kty", "n")
+    canonical = json.dumps({m: public_jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def sign_compact(claims: Mapping[str, Any], key: SigningKey, typ: str) -> str:
+    """A compact JWS as ``jws.sign`` makes it (sorted compact header, compact JSON payload)."""
+    header = json.dumps({"alg": key.alg, "kid": key.kid, "typ": typ}, separators=(",", ":"), sort_keys=True)
+    signing_input = f"{b64url(header.encode())}.{b64url(json.dumps(dict(claims), separators=(',', ':')).encode())}"
+    signature = SIGNERS[key.alg].sign(key.private, signing_input.encode("ascii"))
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def sign_rs256(claims: Mapping[str, Any], key: SigningKey, typ: str) -> str:
+    """RS256 through the signer table; byte-identical to python-jose's output (deterministic PKCS#1 v1.5)."""
+    if key.alg != "RS256":
+        raise ValueError(f"{key.kid} is an {key.alg} key")
+    return sign_compact(claims, key, typ)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def half_hash(value: str) -> str:
+    """OIDC ``at_hash``/``c_hash``/``s_hash``: left half of SHA-256, base64url (OIDC Core §3.3.2.11)."""
+    digest = hashlib.sha256(value.encode("ascii")).digest()
+    return b64url(digest[: len(digest) // 2])
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    try:
+        header = jws.get_unverified_header(token)
+    except (JOSEError, ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidTokenError("malformed") from None
+    if not isinstance(header, dict):
+        raise InvalidTokenError("malformed")
+    return header
+
+
+def _payload(raw: bytes) -> dict[str, Any]:
+    try:
+        claims = json.loads(raw)
+    except ValueError:
+        raise InvalidTokenError("malformed") from None
+    if not isinstance(claims, dict):
+        raise InvalidTokenError("malformed")
+    return claims
+
+
+class KeySet:
+    """The server's signing keys: one current, older ones kept until their tokens expire.
+
+    Used from one event loop: ``_verified`` is a plain OrderedDict, not locked."""
+
+    VERIFIED_CACHE = 1024
+
+    def __init__(self, alg: str, clock: Clock, keys: list[SigningKey] | None = None) -> None:
+        self.alg = alg
+        self._clock = clock
+        self._keys: list[SigningKey] = [k for k in keys or [] if k.alg == alg] or [generate_key(alg)]
+        self._stranger: SigningKey | None = None  # signs forged tokens; made on first use, never published
+        # token -> (kid, claims) of signatures already checked: a resource stub sees the same token
+        # again and again, and an RSA check plus JSON parsing is most of its time. Entries count only
+        # while their key is live; times, issuer and revocation are checked by the caller every time.
+        self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+
+    @property
+    def current(self) -> SigningKey:
+        return self._keys[-1]
+
+    def all(self) -> list[SigningKey]:
+        return list(self._keys)
+
+    def live(self) -> list[SigningKey]:
+        """The keys in the JWKS now: the current one and those not yet retired by the clock."""
+        now = self._clock.now()
+        return [k for k in self._keys if k.retire_at is None or k.retire_at > now]
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.public_jwk for k in self.live()]}
+
+    def sign(self, claims: Mapping[str, Any], typ: str = "JWT", key: SigningKey | None = None) -> str:
+        return sign_compact(claims, key or self.current, typ)
+
+    def forge(self, token: str, defect: str) -> str:
+        """One of our tokens with a broken signature (see ``forge``); ``unknown_kid`` uses a key of our alg."""
+        if defect != "unknown_kid":
+            return forge(token, defect)
+        if self._stranger is None:
+            self._stranger = generate_key(self.alg)
+        return forge(token, defect, self._stranger)
+
+    def rotate(self, keep_for: float) -> SigningKey:
+        """Make a new current key; the old one stays in the JWKS for ``keep_for`` seconds.
+        Keys retired already are dropped here, the one place the list changes."""
+        retire_at = self._clock.now() + keep_for
+        self._keys = [k if k.retire_at is not None else replace(k, retire_at=retire_at) for k in self.live()]
+        self._keys.append(generate_key(self.alg))
+        return self.current
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Check the signature of one of our tokens and return its claims (time is checked by the caller)."""
+        keys = self.live()
+        cached = self._verified.get(token)
+        if cached is not None and any(k.kid == cached[0] for k in keys):
+            return dict(cached[1])
+        kid, claims = self._verify(token, keys)
+        self._verified[token] = (kid, dict(claims))
+        while len(self._verified) > self.VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return claims
+
+    @staticmethod
+    def _verify(token: str, keys: list[SigningKey]) -> tuple[str, dict[str, Any]]:
+        header = unverified_header(token)
+        alg = header.get("alg")
+        if alg not in {k.alg for k in keys}:
+            raise InvalidTokenError("bad_algorithm")
+        key = next((k for k in keys if k.kid == header.get("kid")), None)
+        if key is None:
+            raise InvalidTokenError("unknown_kid")
+        signing_input, _, signature = token.rpartition(".")
+        try:
+            SIGNERS[key.alg].verify(key.public, signing_input.encode("ascii"), _unb64(signature))
+        except (InvalidSignature, ValueError):
+            raise InvalidTokenError("bad_signature") from None
+        return key.kid, _payload(_unb64(signing_input.partition(".")[2]))
+
+
+def forge(token: str, defect: str, throwaway: SigningKey | None = None) -> str:
+    """Break a compact JWS this server signed, for tests that a verifier refuses it (RFC 8725 §3.1).
+
+    ``bad_signature`` flips bits of the signature; ``unknown_kid`` re-signs header and payload
+    with ``throwaway`` (a key that is in no JWKS) under its own kid; ``alg_none`` drops the
+    signature and says ``"alg": "none"`` (RFC 7518 §3.6). The claims are left as they were.
+    """
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header = unverified_header(token)
+    if defect == "bad_signature":
+        signature = bytearray(_unb64(signature_b64))
+        signature[0] ^= 0xFF
+        signature[-1] ^= 0xFF
+        return f"{header_b64}.{payload_b64}.{b64url(bytes(signature))}"
+    claims = _payload(_unb64(payload_b64))
+    if defect == "unknown_kid" and throwaway is not None:
+        return sign_compact(claims, throwaway, header.get("typ", "JWT"))
+    if defect == "alg_none":
+        unsigned = {"alg": "none", "typ": header.get("typ", "JWT"), "kid": header.get("kid")}
+        return f"{b64url(json.dumps(unsigned, separators=(',', ':')).encode())}.{payload_b64}."
+    raise ValueError(f"cannot forge {defect}" + (" without a throwaway key" if defect == "unknown_kid" else ""))
+
+
+def _unb64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def verify_with_jwks(token: str, jwks: Mapping[str, Any], algorithms: tuple[str, ...] = SUPPORTED_ALGS
+                     ) -> dict[str, Any]:
+    """Verify a JWT a client signed (a PSD2 request object) against the client's registered JWKS."""
+    header = unverified_header(token)
+    alg = header.get("alg")
+    if alg not in algorithms:
+        raise InvalidTokenError("bad_algorithm")
+    candidates = [k for k in jwks.get("keys", []) if isinstance(k, dict)
+                  and (header.get("kid") is None or k.get("kid") == header.get("kid"))]
+    if not candidates:
+        raise InvalidTokenError("unknown_kid")
+    for candidate in candidates:
+        if candidate.get("alg") not in (None, alg):
+            continue
+        try:
+            key = jwk.construct(candidate, alg)
+            return _payload(jws.verify(token, key, algorithms=[alg]))
+        except (JOSEError, ValueError, TypeError, KeyError):
+            continue
+    raise InvalidTokenError("bad_signature")
+
+
+def sign_with_pem(claims: Mapping[str, Any], pem: bytes, alg: str, headers: Mapping[str, Any]) -> str:
+    """Sign with an arbitrary key (tests, request objects, deliberately broken tokens)."""
+    return jws.sign(dict(claims), jwk.construct(pem, alg), headers=dict(headers), algorithm=alg)
