@@ -21,7 +21,7 @@ from tests.op_helpers import (
     verify_id_token,
 )
 
-SCRIPT = ROOT / "docs" / "psd2_request_object.py"
+SCRIPT = ROOT / "examples" / "psd2_request_object.py"
 
 
 def test_the_doc_shows_the_script_as_it_is() -> None:

@@ -1,6 +1,6 @@
 """Sign a PSD2 request object as OP's demo TPP does and print the /oauth/authorize URL.
 
-Usage: python3 docs/psd2_request_object.py AUTHORIZATION_ID [BASE_URL] [NOW_EPOCH_SECONDS]
+Usage: python3 examples/psd2_request_object.py AUTHORIZATION_ID [BASE_URL] [NOW_EPOCH_SECONDS]
 The key is the public TEST key registered for psd2-tpp in fixtures/op-psd2.yaml.
 """
 
