@@ -67,14 +67,20 @@ class CustomOAuthError(OAuthError):
 
 
 class InvalidRequestError(OAuthError):
+    """Raised when a request is missing a parameter, repeats one, or is malformed."""
+
     code = "invalid_request"
 
 
 class RequestTooLargeError(InvalidRequestError):
+    """Raised when a body is over the limit (``http/limits.py``)."""
+
     status = 413
 
 
 class InvalidClientError(OAuthError):
+    """Raised when client authentication fails (unknown client, wrong secret, two methods at once)."""
+
     code = "invalid_client"
     status = 401
 
@@ -99,36 +105,52 @@ class InvalidGrantError(OAuthError):
 
 
 class UnauthorizedClientError(OAuthError):
+    """Raised when an authenticated client may not use the grant or response type it asks for."""
+
     code = "unauthorized_client"
 
 
 class UnsupportedGrantTypeError(OAuthError):
+    """Raised when a token path does not know the ``grant_type``."""
+
     code = "unsupported_grant_type"
 
 
 class UnsupportedResponseTypeError(OAuthError):
+    """Raised when the authorization endpoint does not know the ``response_type``."""
+
     code = "unsupported_response_type"
 
 
 class InvalidScopeError(OAuthError):
+    """Raised when a scope is not the client's, or wider than the grant it refreshes."""
+
     code = "invalid_scope"
 
 
 class AccessDeniedError(OAuthError):
+    """Raised when the user (or a scenario) says no."""
+
     code = "access_denied"
     status = 403
 
 
 class LoginRequiredError(OAuthError):
+    """Raised for ``prompt=none`` when the user would have to log in on the page."""
+
     code = "login_required"
 
 
 class ServerError(OAuthError):
+    """Raised for an unexpected failure; its message is never the exception's."""
+
     code = "server_error"
     status = 500
 
 
 class NotFoundError(OAuthError):
+    """Raised when an id (an intent, say) names nothing the caller may see."""
+
     code = "not_found"
     status = 404
 
@@ -138,6 +160,8 @@ class BearerError(OAuthError):
 
 
 class InvalidTokenError(BearerError):
+    """Raised when a bearer token is missing, malformed, unknown, expired, revoked or not ours (``reason``)."""
+
     code = "invalid_token"
     status = 401
 
@@ -147,6 +171,8 @@ class InvalidTokenError(BearerError):
 
 
 class InsufficientScopeError(BearerError):
+    """Raised when a valid token lacks a scope the resource needs."""
+
     code = "insufficient_scope"
     status = 403
 
@@ -156,6 +182,8 @@ class InsufficientScopeError(BearerError):
 
 
 class InvalidApiKeyError(BearerError):
+    """Raised when ``x-api-key`` is not the API key of the token's (or request's) client."""
+
     code = "invalid_token"
     status = 401
 

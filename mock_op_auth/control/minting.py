@@ -92,7 +92,7 @@ def mint_token(server: Server, req: MintRequest, issuer: str) -> MintedToken:
                                                server.clock.now_int())
     who = Subject(req.client_id, req.sub or req.client_id, None, scope)
     token, expires_in, _ = server.issuer.access_token(
-        who, issuer=issuer, server=settings, shape=TokenShape(access_format=token_format),
+        who, issuer=issuer, server_config=settings, shape=TokenShape(access_format=token_format),
         override=TokenAction(expires_in=expires_in, claims={**req.claims, **defect_claims}))
     if req.defect in SIGNATURE_DEFECTS:
         token = server.keys.forge(token, req.defect)

@@ -69,9 +69,9 @@ class ApigeeDialect:
     def __init__(self, settings: ApigeeSettings | None = None) -> None:
         self.settings = settings or ApigeeSettings()
 
-    def configured(self, server: ServerConfig) -> ApigeeDialect:
+    def configured(self, server_config: ServerConfig) -> ApigeeDialect:
         """This dialect with a fixture's ``server.apigee`` settings (token type, units)."""
-        return self if server.apigee == self.settings else ApigeeDialect(server.apigee)
+        return self if server_config.apigee == self.settings else ApigeeDialect(server_config.apigee)
 
     def grant_type(self, call: Call) -> str | None:
         """Apigee reads ``grant_type`` from the query (OP's documented form) or the body."""
@@ -80,10 +80,11 @@ class ApigeeDialect:
             raise InvalidRequestError("grant_type differs between the query and the body")
         return form if form is not None else query
 
-    def shape(self, server: ServerConfig) -> TokenShape:
+    def shape(self, server_config: ServerConfig) -> TokenShape:
         return TokenShape(access_format="opaque", opaque_length=ACCESS_TOKEN_LENGTH,
                           refresh_length=REFRESH_TOKEN_LENGTH, client_credentials_refresh=True,
-                          access_ttl=server.apigee.access_token_ttl, refresh_ttl=server.apigee.refresh_token_ttl)
+                          access_ttl=server_config.apigee.access_token_ttl,
+                          refresh_ttl=server_config.apigee.refresh_token_ttl)
 
     def token_body(self, issued: IssuedTokens) -> dict[str, str]:
         """OP's sample keys (op-auth.md §2.1), every value a string; extras (``extra_fields``) after them."""

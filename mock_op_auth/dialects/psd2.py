@@ -51,8 +51,8 @@ class Psd2Dialect:
     def grant_type(self, call: Call) -> str | None:
         return call.form_param("grant_type")
 
-    def shape(self, server: ServerConfig) -> TokenShape:
-        return TokenShape(access_format=server.access_token_format, rt_hash=True)
+    def shape(self, server_config: ServerConfig) -> TokenShape:
+        return TokenShape(access_format=server_config.access_token_format, rt_hash=True)
 
     def token_body(self, issued: IssuedTokens) -> dict[str, Any]:
         body: dict[str, Any] = {"token_type": issued.token_type, "access_token": issued.access_token,

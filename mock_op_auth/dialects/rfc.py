@@ -34,8 +34,8 @@ class RfcDialect:
     def grant_type(self, call: Call) -> str | None:
         return call.form_param("grant_type")
 
-    def shape(self, server: ServerConfig) -> TokenShape:
-        return TokenShape(access_format=server.access_token_format)
+    def shape(self, server_config: ServerConfig) -> TokenShape:
+        return TokenShape(access_format=server_config.access_token_format)
 
     def token_body(self, issued: IssuedTokens) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -160,7 +160,7 @@ class AuthorizeService:
         prompt = frozenset(params.get("prompt", "").split())
         if prompt - PROMPTS or ("none" in prompt and len(prompt) > 1):
             raise InvalidRequestError("invalid prompt")
-        if "none" in prompt and env.server.login == "page":
+        if "none" in prompt and env.server_config.login == "page":
             raise LoginRequiredError("the user must log in on the login page; prompt=none cannot be honoured")
         if self.needs_page(prompt, env):
             user, subject = resolve_user(params["login_hint"], env) if params.get("login_hint") else (None, "")
@@ -172,7 +172,7 @@ class AuthorizeService:
     @staticmethod
     def needs_page(prompt: frozenset[str], env: Env) -> bool:
         """The login page is shown with ``login: page``, and for ``prompt=login`` whatever the setting."""
-        return env.server.login == "page" or "login" in prompt
+        return env.server_config.login == "page" or "login" in prompt
 
     def begin(self, req: AuthorizeRequest, details: dict[str, Any] | None = None) -> PendingRequest:
         """Keep a request for the login page, with a fresh CSRF token; expires by the mock clock."""
@@ -216,7 +216,7 @@ class AuthorizeService:
         code = secrets.token_urlsafe(32)
         self.store.put_code(AuthCode(
             code=code, client_id=req.client_id, redirect_uri=req.redirect_uri_sent, scope=req.scope,
-            subject=req.subject, user=req.user, auth_time=now, expires_at=now + env.server.code_ttl,
+            subject=req.subject, user=req.user, auth_time=now, expires_at=now + env.server_config.code_ttl,
             nonce=req.nonce, code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
             extra_claims=req.extra_claims,
         ))

@@ -28,6 +28,6 @@ class Env:
     """What a request is judged against: the fixture, the settings in force, the issuer, the shape."""
 
     config: Config
-    server: ServerConfig
+    server_config: ServerConfig
     issuer: str
     shape: TokenShape

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from mock_op_auth.config.schema import Config
+from mock_op_auth.oauth.grants import RFC_GRANTS
 from mock_op_auth.oauth.pkce import METHODS
-
-RFC_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
 
 
 def metadata(config: Config, alg: str, issuer: str) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from mock_op_auth.oauth.scope import check_allowed, parse_scope
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.store import AuthCode, Grant, RefreshToken, Store
 
+RFC_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
+
 
 @dataclass(frozen=True)
 class TokenRequest:
@@ -70,7 +72,7 @@ class BaseGrant:
         scope = parse_scope(override.scope) if override and override.scope is not None else req.scope
         who = Subject(req.client_id, req.subject, req.user, scope or (), grant.id if grant else None,
                       grant.auth_time if grant else None, grant.extra_claims if grant else {})
-        access, expires_in, status = self.issuer.access_token(who, issuer=env.issuer, server=env.server,
+        access, expires_in, status = self.issuer.access_token(who, issuer=env.issuer, server_config=env.server_config,
                                                               shape=env.shape, override=override)
         refresh = None
         if grant is not None:
@@ -88,7 +90,7 @@ class BaseGrant:
             if refresh and env.shape.rt_hash:
                 hashes["rt_hash"] = refresh
             user = env.config.users.get(req.user) if req.user else None
-            id_token = self.issuer.id_token(who, issuer=env.issuer, server=env.server,
+            id_token = self.issuer.id_token(who, issuer=env.issuer, server_config=env.server_config,
                                             user_claims=user.claims if user else {}, nonce=nonce,
                                             hashes=hashes, override=override)
         return IssuedTokens(
@@ -105,7 +107,7 @@ class BaseGrant:
         now = self.clock.now_int()
         return Grant(id=secrets.token_urlsafe(12), client_id=req.client_id, subject=req.subject, user=req.user,
                      scope=req.scope, auth_time=auth_time, created_at=now,
-                     refresh_expires_at=now + (env.shape.refresh_ttl or env.server.refresh_token_ttl),
+                     refresh_expires_at=now + (env.shape.refresh_ttl or env.server_config.refresh_token_ttl),
                      expires_at=now, extra_claims=extra)
 
 
@@ -182,7 +184,7 @@ class RefreshTokenGrant(BaseGrant):
                                     reason="refresh_token")
         if token.expires_at <= self.clock.now():
             raise InvalidGrantError("the refresh token has expired", reason="refresh_token")
-        limit = env.server.max_refresh_count
+        limit = env.server_config.max_refresh_count
         if limit is not None and grant.refresh_count >= limit:
             raise InvalidGrantError(f"the refresh limit of {limit} has been reached", reason="refresh_token")
         requested = parse_scope(call.form_param("scope"))
@@ -197,7 +199,7 @@ class RefreshTokenGrant(BaseGrant):
         if grant is None or grant.revoked or grant.current_refresh != req.refresh.token:
             raise InvalidGrantError("the refresh token was already used", reason="refresh_token")
         grant = replace(grant, refresh_count=grant.refresh_count + 1)
-        if env.server.refresh_rotation:
+        if env.server_config.refresh_rotation:
             self.store.put_refresh(replace(req.refresh, active=False))
             return self._issue(req, env, override, grant=grant, with_refresh=True)
         self.store.put_grant(grant)

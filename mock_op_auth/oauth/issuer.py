@@ -79,14 +79,14 @@ class TokenIssuer:
         self._store = store
         self._clock = clock
 
-    def access_token(self, who: Subject, *, issuer: str, server: ServerConfig, shape: TokenShape,
+    def access_token(self, who: Subject, *, issuer: str, server_config: ServerConfig, shape: TokenShape,
                      override: TokenAction | None = None) -> tuple[str, int, str]:
         """Issue and record an access token; returns (token, expires_in, status)."""
         now = self._clock.now_int()
         ttl = override.expires_in if override and override.expires_in is not None else (
-            shape.access_ttl or server.access_token_ttl)
+            shape.access_ttl or server_config.access_token_ttl)
         status = override.status if override and override.status else "approved"
-        audience = server.audience or issuer
+        audience = server_config.audience or issuer
         jwt = shape.access_format == "jwt"
         jti = secrets.token_urlsafe(16) if jwt else None
         extra: dict[str, Any] = {**who.extra_claims, **(override.claims if override else {})}
@@ -112,13 +112,13 @@ class TokenIssuer:
     def refresh_token(self, shape: TokenShape) -> str:
         return random_token(shape.refresh_length)
 
-    def id_token(self, who: Subject, *, issuer: str, server: ServerConfig, user_claims: dict[str, Any],
+    def id_token(self, who: Subject, *, issuer: str, server_config: ServerConfig, user_claims: dict[str, Any],
                  nonce: str | None, hashes: dict[str, str], override: TokenAction | None = None) -> str:
         """An OIDC ID token (OIDC Core §2); ``hashes`` maps at_hash/c_hash/s_hash/rt_hash to the values."""
         now = self._clock.now_int()
         claims: dict[str, Any] = {
             "iss": issuer, "sub": who.subject, "aud": who.client_id, "azp": who.client_id,
-            "exp": now + server.id_token_ttl, "iat": now,
+            "exp": now + server_config.id_token_ttl, "iat": now,
             "auth_time": who.auth_time if who.auth_time is not None else now,
         }
         if nonce is not None:

@@ -46,12 +46,12 @@ class ApigeeTokenHandler(TokenHandler):
             raise self._apigee_grant_error(call, grant_type, err) from None
 
     def act(self, server: Server, checked: TokenRequest, env: Env, override: TokenAction | None) -> Response:
-        dialect = self.dialect.configured(env.server)
+        dialect = self.dialect.configured(env.server_config)
         try:
             issued = server.tokens.act(checked, env, override)
         except InvalidGrantError as err:
             raise self._apigee_grant_error(None, checked.grant_type, err) from None
-        if env.server.apigee.extra_fields:
+        if env.server_config.apigee.extra_fields:
             name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mock-op-auth:{checked.client_id}"))
             products = [s for s in checked.client.client.scopes if s not in OIDC_SCOPES]
             extras = dialect.extras(issued, name, products)

@@ -77,7 +77,7 @@ class IntentsHandler(BaseHandler[Intent]):
             body = json.loads(call.body) if call.body.strip() else None
         except ValueError:
             raise InvalidRequestError("the body is not valid JSON") from None
-        return facts, intents.new(info.client_id, body, env.server.psd2)
+        return facts, intents.new(info.client_id, body, env.server_config.psd2)
 
     def act(self, server: Server, checked: Intent, env: Env, override: TokenAction | None) -> Response:
         if self.action == "create":

@@ -10,8 +10,7 @@ from mock_op_auth.dialects import Dialect
 from mock_op_auth.errors import InvalidRequestError
 from mock_op_auth.http.runner import BaseHandler, Facts
 from mock_op_auth.oauth.context import Env
-from mock_op_auth.oauth.discovery import RFC_GRANTS
-from mock_op_auth.oauth.grants import TokenRequest
+from mock_op_auth.oauth.grants import RFC_GRANTS, TokenRequest
 from mock_op_auth.oauth.request import FORM_TYPE, Call
 from mock_op_auth.server import Server
 

@@ -135,7 +135,7 @@ class Psd2Authorizer:
                 hashes["s_hash"] = req.base.redirect.state
             who = Subject(req.base.client_id, req.base.subject, req.base.user, req.base.scope, None, int(now),
                           req.base.extra_claims)
-            result.params["id_token"] = self.issuer.id_token(who, issuer=env.issuer, server=env.server,
+            result.params["id_token"] = self.issuer.id_token(who, issuer=env.issuer, server_config=env.server_config,
                                                              user_claims={}, nonce=req.base.nonce, hashes=hashes,
                                                              override=override)
         return result

@@ -21,7 +21,7 @@ class InvalidRequestObjectError(OAuthError):
 
 def audiences(env: Env) -> frozenset[str]:
     """What ``aud`` a client-signed JWT may name: this issuer or OP's own hosts (``server.psd2.audiences``)."""
-    return frozenset(a.rstrip("/") for a in (env.issuer, *env.server.psd2.audiences))
+    return frozenset(a.rstrip("/") for a in (env.issuer, *env.server_config.psd2.audiences))
 
 
 def check_client_jwt(claims: Mapping[str, Any], client_id: str, env: Env, now: float,

@@ -97,7 +97,7 @@ class RegistrationService:
             if not isinstance(exp, int | float) or exp <= now:
                 raise registration_error("invalid_software_statement", f"the {what} has no exp or has expired")
         aud = request.get("aud")
-        accepted = {OP_AUDIENCE, env.issuer.rstrip("/"), *(a.rstrip("/") for a in env.server.psd2.audiences)}
+        accepted = {OP_AUDIENCE, env.issuer.rstrip("/"), *(a.rstrip("/") for a in env.server_config.psd2.audiences)}
         if not isinstance(aud, str) or aud.rstrip("/") not in accepted:
             raise registration_error("invalid_client_metadata", "aud must be https://op.fi/ or this issuer")
         return Registration(self._client(request, ssa, jwks, api_key), api_key, ssa)
