@@ -259,6 +259,14 @@ def test_an_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
         tmp_path.chmod(0o700)
 
 
+def test_a_directory_without_a_lock_still_serves_its_files(tmp_path: Path) -> None:
+    """As in a read-only mount holding a CA and a server certificate made elsewhere."""
+    made = ensure_server_cert(tmp_path)
+    (tmp_path / ".lock").unlink()
+    (tmp_path / ".lock").mkdir()  # a lock that cannot be opened
+    assert ensure_server_cert(tmp_path).ca.certificate == made.ca.certificate
+
+
 @pytest.mark.parametrize("host", ["https://mock:8443", "two words", "a..b", "bad/host"])
 def test_a_host_that_is_no_name_or_address_is_a_value_error(tmp_path: Path, host: str) -> None:
     with pytest.raises(ValueError, match="not a host name or IP address"):

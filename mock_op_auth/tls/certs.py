@@ -459,8 +459,9 @@ def _locked(directory: Path) -> Iterator[None]:
         return
     try:
         fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise TlsFileError(f"cannot write in {directory}: {exc.strerror}") from None
+    except OSError:  # a read-only directory: files there can be read, and writing one says why it cannot
+        yield
+        return
     try:
         flock(fd, LOCK_EX)
         yield
