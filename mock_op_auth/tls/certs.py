@@ -83,8 +83,8 @@ LEAF_LIFETIME = timedelta(days=365)  # server and client; within Apple's 825-day
 RENEW_BEFORE = timedelta(days=30)  # a server certificate with less left is issued again
 BACKDATE = timedelta(hours=1)  # not_before in the past, for peers whose clock runs behind
 
-# RFC 4514 §3 names only CN, L, ST, O, OU, C, STREET, DC and UID; OP's and eIDAS certificates
-# carry these too (ETSI EN 319 412-1). Any other attribute can be written as a dotted OID.
+# RFC 4514 §3 names only CN, L, ST, O, OU, C, STREET, DC and UID; OP's and other eIDAS
+# certificates also carry these (ETSI EN 319 412-1). Any other attribute is a dotted OID.
 _ATTRIBUTE_NAMES: Mapping[ObjectIdentifier, str] = {
     NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
     NameOID.SERIAL_NUMBER: "serialNumber",

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -66,7 +67,6 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 StrPath = str | os.PathLike[str]
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
-_FIRST_PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", re.DOTALL)
 
 # OpenSSL's reason codes for failed handshakes that a mock's user meets, and what they mean.
 _HANDSHAKE_HINTS = {
@@ -138,8 +138,7 @@ def build_ssl_context(cert_file: Path, key_file: Path | None, client_ca_files: I
             context.load_verify_locations(cafile=ca_file)
         except OSError as exc:
             raise TlsFileError(f"cannot trust client certificates of {ca_file}: {_reason(exc)}") from None
-    pem = _FIRST_PEM.search(cert_file.read_text(encoding="ascii", errors="replace"))
-    context.server_cert_pem = pem.group(0) if pem else None
+    context.server_cert_pem = x509.load_pem_x509_certificate(cert_file.read_bytes()).public_bytes(Encoding.PEM).decode()
     context.cipher_suites = {cipher["name"]: cipher["id"] & 0xFFFF for cipher in context.get_ciphers()}
     return context
 
