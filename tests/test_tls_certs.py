@@ -25,20 +25,17 @@ from mock_op_auth.tls.certs import (
     SERVER_CERT,
     SERVER_KEY,
     ClientCertificate,
-    DistinguishedNameError,
     ForwardedCertificateError,
     TlsFileError,
     default_tls_dir,
     ensure_ca,
     ensure_server_cert,
     issue_client_certificate,
-    match_dn,
-    parse_dn,
     parse_forwarded_certificate,
-    subject_dn,
     write_client_certificate,
     x5t_s256,
 )
+from mock_op_auth.tls.names import DistinguishedNameError, match_dn, parse_dn, subject_dn
 
 OP_DN = "CN=tpp-1,organizationIdentifier=PSDFI-FINFSA-29884997,O=Example TPP Oy,C=FI"
 

@@ -8,10 +8,9 @@
   an advisory lock on ``DIR/.lock``, so two processes starting at once agree on one CA.
 - ``issue_client_certificate`` signs a client certificate (``clientAuth``) for an RFC 4514
   subject, as OP's sandbox certificate generator does (op-auth.md §1.2).
-- ``x5t_s256`` is RFC 8705 §3.1's thumbprint; ``subject_dn``/``parse_dn`` speak RFC 4514,
-  with ``organizationIdentifier`` and the other eIDAS attribute names OP's DNs carry;
-  ``match_dn`` is RFC 4517 §4.2.15 distinguishedNameMatch for the attributes TLS clients use.
-- ``parse_forwarded_certificate`` reads a certificate from a TLS-terminating proxy's header.
+- ``ClientCertificate`` is a presented certificate as the mock uses it, with RFC 8705 §3.1's
+  thumbprint (``x5t_s256``) and its RFC 4514 subject (``names``);
+  ``parse_forwarded_certificate`` reads one from a TLS-terminating proxy's header.
 
 Keys are ECDSA P-256 signed with SHA-256: a key takes well under a millisecond to generate
 (RSA-2048 takes tens to hundreds), and every TLS 1.2/1.3 stack accepts it (RFC 8446 §9.1
@@ -44,6 +43,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from mock_op_auth.tls.names import parse_dn, subject_dn
+
 try:
     from fcntl import LOCK_EX, flock
 except ImportError:  # pragma: no cover - Windows: no advisory lock; writes stay atomic
@@ -56,7 +57,6 @@ __all__ = [
     "SERVER_KEY",
     "CertificateAuthority",
     "ClientCertificate",
-    "DistinguishedNameError",
     "ForwardedCertificateError",
     "ServerCertificate",
     "TlsFileError",
@@ -64,10 +64,7 @@ __all__ = [
     "ensure_ca",
     "ensure_server_cert",
     "issue_client_certificate",
-    "match_dn",
-    "parse_dn",
     "parse_forwarded_certificate",
-    "subject_dn",
     "write_client_certificate",
     "x5t_s256",
 ]
@@ -83,20 +80,6 @@ LEAF_LIFETIME = timedelta(days=365)  # server and client; within Apple's 825-day
 RENEW_BEFORE = timedelta(days=30)  # a server certificate with less left is issued again
 BACKDATE = timedelta(hours=1)  # not_before in the past, for peers whose clock runs behind
 
-# RFC 4514 §3 names only CN, L, ST, O, OU, C, STREET, DC and UID; OP's and other eIDAS
-# certificates also carry these (ETSI EN 319 412-1). Any other attribute is a dotted OID.
-_ATTRIBUTE_NAMES: Mapping[ObjectIdentifier, str] = {
-    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
-    NameOID.SERIAL_NUMBER: "serialNumber",
-    NameOID.EMAIL_ADDRESS: "emailAddress",
-    NameOID.GIVEN_NAME: "givenName",
-    NameOID.SURNAME: "SN",
-    NameOID.TITLE: "title",
-    NameOID.BUSINESS_CATEGORY: "businessCategory",
-    NameOID.JURISDICTION_COUNTRY_NAME: "jurisdictionC",
-}
-_ATTRIBUTE_OIDS: Mapping[str, ObjectIdentifier] = {name: oid for oid, name in _ATTRIBUTE_NAMES.items()}
-
 _HOST_RE = re.compile(r"(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 _PEM_RE = re.compile(r"-----BEGIN[ +]CERTIFICATE-----(.*?)-----END[ +]CERTIFICATE-----", re.DOTALL)
 
@@ -105,10 +88,6 @@ CaKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 class TlsFileError(Exception):
     """A file of the TLS directory that cannot be read, written or trusted; the message says which and why."""
-
-
-class DistinguishedNameError(ValueError):
-    """A string that is not an RFC 4514 distinguished name."""
 
 
 class ForwardedCertificateError(ValueError):
@@ -252,40 +231,6 @@ def write_client_certificate(
 def x5t_s256(cert_der: bytes) -> str:
     """RFC 8705 §3.1: base64url (no padding) of the SHA-256 of the certificate's DER."""
     return base64.urlsafe_b64encode(hashlib.sha256(cert_der).digest()).rstrip(b"=").decode("ascii")
-
-
-def subject_dn(cert: x509.Certificate) -> str:
-    """The subject as an RFC 4514 string, e.g. ``CN=tpp-1,organizationIdentifier=PSDFI-FINFSA-29884997,C=FI``."""
-    return cert.subject.rfc4514_string(_ATTRIBUTE_NAMES)
-
-
-def parse_dn(value: str) -> x509.Name:
-    """Parse an RFC 4514 DN (``CN=tpp-1,O=Example TPP``); blanks around ``,`` ``+`` ``=`` are allowed.
-
-    Attribute types are case-insensitive and include ``organizationIdentifier``,
-    ``serialNumber``, ``emailAddress`` and dotted OIDs. Raises ``DistinguishedNameError``.
-    """
-    if not isinstance(value, str) or not value.strip():
-        raise DistinguishedNameError("a distinguished name must not be empty (like CN=tpp-1,O=Example TPP)")
-    try:
-        name = x509.Name.from_rfc4514_string(_strip_separator_blanks(value), _ATTRIBUTE_OIDS)
-    except ValueError as exc:  # cryptography's parser mostly raises a bare ValueError
-        reason = f" ({exc})" if str(exc) else ""
-        shown = value if len(value) <= 80 else value[:77] + "..."
-        raise DistinguishedNameError(
-            f"{shown!r} is not an RFC 4514 distinguished name such as CN=tpp-1,O=Example TPP{reason}"
-        ) from None
-    return name
-
-
-def match_dn(expected: str | x509.Name, actual: str | x509.Name) -> bool:
-    """RFC 4517 §4.2.15 distinguishedNameMatch, for string attributes.
-
-    The RDNs match in order, the attributes of a multi-valued RDN in any order, and values as
-    caseIgnoreMatch does (case and runs of blanks do not count). A string is parsed with
-    ``parse_dn`` and may raise ``DistinguishedNameError``.
-    """
-    return _dn_key(expected) == _dn_key(actual)
 
 
 def parse_forwarded_certificate(value: str) -> ClientCertificate:
@@ -523,55 +468,3 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def _now(now: datetime | None) -> datetime:
     return datetime.now(UTC) if now is None else now
-
-
-# -- distinguished names ------------------------------------------------------------------------
-
-
-def _strip_separator_blanks(value: str) -> str:
-    """Drop unescaped blanks around ``,``, ``+`` and the ``=`` after each attribute type.
-
-    RFC 4514 has none there, but people write ``CN=tpp-1, O=Example TPP``. A blank that
-    belongs to a value is escaped (``\\ ``) at the value's ends, and kept inside it.
-    """
-    out: list[str] = []
-    start = 0  # where the current attribute type or value begins in ``out``
-    keep = 0  # out[:keep] keeps its trailing blanks (an escape or the "=" ends there)
-    in_value = False
-    chars = iter(value)
-    for char in chars:
-        if char == "\\":
-            out += [char, next(chars, "")]
-            keep = len(out)
-        elif char.isspace() and len(out) == start:
-            continue  # leading blank of a type or value
-        elif not in_value and char == "=":
-            _drop_trailing_blanks(out, keep)
-            out.append(char)
-            start = keep = len(out)
-            in_value = True
-        elif in_value and char in ",+":
-            _drop_trailing_blanks(out, keep)
-            out.append(char)
-            start = keep = len(out)
-            in_value = False
-        else:
-            out.append(char)
-    _drop_trailing_blanks(out, keep)
-    return "".join(out)
-
-
-def _drop_trailing_blanks(out: list[str], keep: int) -> None:
-    while len(out) > keep and out[-1].isspace():
-        out.pop()
-
-
-def _dn_key(dn: str | x509.Name) -> tuple[frozenset[tuple[str, object]], ...]:
-    name = parse_dn(dn) if isinstance(dn, str) else dn
-    return tuple(
-        frozenset((attribute.oid.dotted_string, _fold(attribute.value)) for attribute in rdn) for rdn in name.rdns
-    )
-
-
-def _fold(value: str | bytes) -> str | bytes:
-    return " ".join(value.split()).casefold() if isinstance(value, str) else value
