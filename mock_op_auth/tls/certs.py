@@ -131,14 +131,16 @@ class ClientCertificate:
     @classmethod
     def from_der(cls, der: bytes) -> ClientCertificate:
         """Raises ``ValueError`` when ``der`` is not a DER certificate."""
-        cert = x509.load_der_x509_certificate(der)
-        return cls(der, _cert_pem(cert), subject_dn(cert), x5t_s256(der), cert)
+        return cls._of(x509.load_der_x509_certificate(der), der)
 
     @classmethod
     def from_pem(cls, pem: str) -> ClientCertificate:
         """The first certificate of ``pem``; raises ``ValueError`` when there is none."""
         cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
-        der = cert.public_bytes(serialization.Encoding.DER)
+        return cls._of(cert, cert.public_bytes(serialization.Encoding.DER))
+
+    @classmethod
+    def _of(cls, cert: x509.Certificate, der: bytes) -> ClientCertificate:
         return cls(der, _cert_pem(cert), subject_dn(cert), x5t_s256(der), cert)
 
 
