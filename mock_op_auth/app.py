@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,6 +39,9 @@ from mock_op_auth.routers.token import TokenHandler
 from mock_op_auth.routers.userinfo import UserinfoHandler
 from mock_op_auth.server import Server
 from mock_op_auth.settings import Settings
+
+if TYPE_CHECKING:
+    from mock_op_auth.tls.serving import TlsSettings
 
 log = logging.getLogger("mock_op_auth")
 
@@ -127,10 +130,11 @@ def _mount(app: FastAPI, endpoint: Endpoint) -> None:
 
 
 def create_app(config: Config | None = None, settings: Settings | None = None, *,
-               server: Server | None = None) -> FastAPI:
-    """Build one mock: ``config`` is the fixture (default: the embedded one)."""
+               server: Server | None = None, tls: TlsSettings | None = None) -> FastAPI:
+    """Build one mock: ``config`` is the fixture (default: the embedded one); ``tls`` when it is
+    served over HTTPS (``tls.serving.prepare_tls``)."""
     settings = settings or Settings()
-    server = server or Server(config or load_default(), settings)
+    server = server or Server(config or load_default(), settings, tls=tls)
     app = FastAPI(title="mock-op-auth", version=__version__,
                   description="Scenario-driven mock of OP's OAuth 2.0 / OpenID Connect authorization server",
                   docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json",

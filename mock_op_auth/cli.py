@@ -1,5 +1,5 @@
-"""Command line: ``serve``, ``check`` and ``healthcheck`` (DESIGN §2). Parses flags, builds
-Settings (flags win over ``MOCK_OP_AUTH_*``), and hands over; no logic of its own."""
+"""Command line: ``serve``, ``check``, ``healthcheck`` and ``certs`` (DESIGN §2, §7). Parses
+flags, builds Settings (flags win over ``MOCK_OP_AUTH_*``), and hands over; no logic of its own."""
 
 from __future__ import annotations
 
@@ -30,11 +30,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="reload the fixture files when they change; a bad file is refused")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--state", metavar="FILE", help="keep tokens, codes, grants and keys in this SQLite file")
+    serve.add_argument("--tls", action="store_true", default=None,
+                       help="serve HTTPS (TLS 1.2/1.3), asking for client certificates (docs/tls.md)")
+    serve.add_argument("--tls-dir", metavar="DIR", help="the CA and server certificate (made on first start)")
+    serve.add_argument("--tls-cert", metavar="FILE", help="your own server certificate (PEM) instead")
+    serve.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    serve.add_argument("--tls-client-ca", metavar="FILE", help="also accept client certificates of this CA")
     check = commands.add_parser("check", help="validate fixture files")
     check.add_argument("paths", nargs="+", metavar="PATH")
     health = commands.add_parser("healthcheck", help="exit 0 when the server answers ready")
-    health.add_argument("--url", default=None, help="default: http://127.0.0.1:$MOCK_OP_AUTH_PORT")
+    health.add_argument("--url", default=None, help="default: http(s)://127.0.0.1:$MOCK_OP_AUTH_PORT")
     health.add_argument("--timeout", type=float, default=3.0)
+    health.add_argument("--cafile", metavar="FILE", help="trust this CA for https (default: the TLS directory's)")
+    certs = commands.add_parser("certs", help="the mock's CA and client certificates (docs/tls.md)")
+    which = certs.add_subparsers(dest="certs_command", required=True)
+    ca = which.add_parser("ca", help="print the path of the CA certificate (made if missing)")
+    ca.add_argument("--tls-dir", metavar="DIR")
+    client = which.add_parser("client", help="issue a client certificate; print the .crt and .key paths")
+    client.add_argument("subject", metavar="SUBJECT_DN", help="an RFC 4514 DN: CN=tpp-1,O=Example TPP")
+    client.add_argument("--tls-dir", metavar="DIR")
+    client.add_argument("--out", metavar="DIR", help="where to write them (default: the current directory)")
     return parser
 
 
@@ -42,8 +57,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {k: v for k, v in {
         "host": args.host, "port": args.port, "fixtures": args.fixtures, "issuer": args.issuer,
         "log_level": args.log_level, "watch": getattr(args, "watch", None), "state": args.state,
+        "tls": args.tls, "tls_dir": args.tls_dir, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
+        "tls_client_ca": args.tls_client_ca,
     }.items() if v is not None}
     return Settings(**flags)
+
+
+def tls_hosts(settings: Settings) -> list[str]:
+    """The names the server certificate must carry beyond localhost: the issuer's host and MOCK_OP_AUTH_TLS_HOSTS."""
+    from urllib.parse import urlsplit
+
+    issuer_host = urlsplit(settings.issuer).hostname if settings.issuer else None
+    return [*([issuer_host] if issuer_host else []), *settings.extra_tls_hosts()]
 
 
 def load_config(settings: Settings) -> Config:
@@ -70,12 +95,26 @@ def serve(args: argparse.Namespace) -> int:
         from mock_op_auth.state.sqlite import StateError
 
         state_errors = (StateError,)
+    options: dict[str, Any] = {}
+    tls = None
+    if settings.tls or settings.tls_cert:
+        from mock_op_auth.tls.certs import TlsFileError
+        from mock_op_auth.tls.serving import prepare_tls, uvicorn_options
+
+        try:
+            tls = prepare_tls(settings.tls_dir, hosts=tls_hosts(settings), cert_file=settings.tls_cert,
+                              key_file=settings.tls_key, client_ca_file=settings.tls_client_ca)
+        except (TlsFileError, ValueError, OSError) as err:
+            print(f"mock-op-auth: TLS: {err}", file=sys.stderr)
+            return 1
+        options = uvicorn_options(tls)
     try:
-        app = create_app(config, settings)
+        app = create_app(config, settings, tls=tls)
     except state_errors as err:
         print(f"mock-op-auth: {err}", file=sys.stderr)
         return 1
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
+                **options)
     return 0
 
 
@@ -95,12 +134,27 @@ def check(args: argparse.Namespace) -> int:
 
 
 def healthcheck(args: argparse.Namespace) -> int:
+    import ssl
     import urllib.error  # here, not at the top: urllib.request costs `serve` milliseconds of start-up
     import urllib.request
 
-    url = (args.url or f"http://127.0.0.1:{Settings().port}").rstrip("/") + "/_mock/health"
+    settings = Settings()
+    scheme = "https" if settings.tls or settings.tls_cert else "http"
+    url = (args.url or f"{scheme}://127.0.0.1:{settings.port}").rstrip("/") + "/_mock/health"
+    context = None
+    if url.startswith("https:"):
+        from pathlib import Path
+
+        from mock_op_auth.tls.certs import CA_CERT, default_tls_dir
+
+        cafile = args.cafile or Path(settings.tls_dir or default_tls_dir()) / CA_CERT
+        try:
+            context = ssl.create_default_context(cafile=str(cafile))
+        except (OSError, ssl.SSLError) as err:
+            print(f"unhealthy: cannot read the CA certificate {cafile}: {err}", file=sys.stderr)
+            return 1
     try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+        with urllib.request.urlopen(url, timeout=args.timeout, context=context) as response:
             body = json.loads(response.read())
             ok = response.status == 200 and body.get("status") == "ok"
     except (urllib.error.URLError, OSError, ValueError) as err:
@@ -110,6 +164,30 @@ def healthcheck(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def certs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mock_op_auth.tls.certs import TlsFileError, ensure_ca, write_client_certificate
+    from mock_op_auth.tls.names import DistinguishedNameError
+
+    tls_dir = args.tls_dir or Settings().tls_dir
+    try:
+        ca = ensure_ca(tls_dir)
+        if args.certs_command == "ca":
+            print(ca.cert_file)
+            return 0
+        cert_file, key_file = write_client_certificate(ca, args.subject, Path(args.out or "."))
+    except DistinguishedNameError as err:
+        print(f"mock-op-auth: {err}", file=sys.stderr)
+        return 2
+    except (TlsFileError, OSError) as err:
+        print(f"mock-op-auth: {err}", file=sys.stderr)
+        return 1
+    print(cert_file)
+    print(key_file)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return {"serve": serve, "check": check, "healthcheck": healthcheck}[args.command](args)
+    return {"serve": serve, "check": check, "healthcheck": healthcheck, "certs": certs}[args.command](args)

@@ -31,7 +31,7 @@ from typing import Literal
 
 TokenFailure = Literal[
     "missing", "malformed", "unknown", "expired", "not_yet_valid", "revoked", "not_approved",
-    "bad_signature", "wrong_issuer", "wrong_audience", "unknown_kid", "bad_algorithm",
+    "bad_signature", "wrong_issuer", "wrong_audience", "unknown_kid", "bad_algorithm", "wrong_certificate",
 ]
 
 
@@ -211,6 +211,7 @@ _TOKEN_FAILURE_TEXT: dict[str, str] = {
     "wrong_audience": "the token is meant for another audience",
     "unknown_kid": "the token was signed with an unknown key",
     "bad_algorithm": "the token's algorithm is not accepted",
+    "wrong_certificate": "the token is bound to a client certificate this request did not present",
 }
 
 

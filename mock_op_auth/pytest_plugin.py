@@ -20,7 +20,7 @@ import pytest
 if TYPE_CHECKING:
     from mock_op_auth.testing import OpAuth
 
-MARKER_KEYS = frozenset({"fixtures", "scenario"})
+MARKER_KEYS = frozenset({"fixtures", "scenario", "tls"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,8 +32,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "op_auth(fixtures=None, scenario=None): run against a mock loaded with these fixtures "
-                   "(a file or directory, relative to the rootdir), with this scenario active")
+        "markers", "op_auth(fixtures=None, scenario=None, tls=False): run against a mock loaded with these "
+                   "fixtures (a file or directory, relative to the rootdir), with this scenario active, over HTTPS "
+                   "with tls=True")
 
 
 class ServerPool:
@@ -41,14 +42,14 @@ class ServerPool:
 
     def __init__(self) -> None:
         self._stack = ExitStack()
-        self._servers: dict[Path | None, OpAuth] = {}
+        self._servers: dict[tuple[Path | None, bool], OpAuth] = {}
 
-    def get(self, fixtures: Path | None) -> OpAuth:
-        if fixtures not in self._servers:
+    def get(self, fixtures: Path | None, tls: bool = False) -> OpAuth:
+        if (fixtures, tls) not in self._servers:
             from mock_op_auth.testing import run_server
 
-            self._servers[fixtures] = self._stack.enter_context(run_server(fixtures))
-        return self._servers[fixtures]
+            self._servers[fixtures, tls] = self._stack.enter_context(run_server(fixtures, tls=tls))
+        return self._servers[fixtures, tls]
 
     def close(self) -> None:
         self._servers.clear()
@@ -72,7 +73,7 @@ def _marker_args(request: pytest.FixtureRequest) -> dict[str, Any]:
         return {}
     if marker.args or not marker.kwargs.keys() <= MARKER_KEYS:
         raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.op_auth takes only the keywords "
-                                f"fixtures= and scenario=, got {marker.args} {marker.kwargs}")
+                                f"fixtures=, scenario= and tls=, got {marker.args} {marker.kwargs}")
     return dict(marker.kwargs)
 
 
@@ -91,7 +92,7 @@ def op_auth(request: pytest.FixtureRequest, _op_auth_pool: ServerPool) -> OpAuth
     args = _marker_args(request)
     fixtures = args.get("fixtures")
     path = (request.config.rootpath / str(fixtures)).resolve() if fixtures else _default_fixtures(request.config)
-    helper = _op_auth_pool.get(path)
+    helper = _op_auth_pool.get(path, bool(args.get("tls", False)))
     helper.reset()
     if args.get("scenario"):
         helper.use_scenario(args["scenario"])

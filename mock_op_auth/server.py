@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mock_op_auth.config.schema import Client, Config, ServerConfig
 from mock_op_auth.dialects import Dialect
@@ -29,6 +30,10 @@ from mock_op_auth.state.journal import Journal
 from mock_op_auth.state.keys import KeySet, SigningKey
 from mock_op_auth.state.store import MemoryStore, Store
 
+if TYPE_CHECKING:
+    from mock_op_auth.tls.certs import CertificateAuthority
+    from mock_op_auth.tls.serving import TlsSettings
+
 MAX_ISSUERS = 32
 
 
@@ -50,8 +55,10 @@ class Server:
     ``reset`` forgets all state (``POST /_mock/reset``)."""
 
     def __init__(self, config: Config, settings: Settings, store: Store | None = None,
-                 keys: list[SigningKey] | None = None) -> None:
+                 keys: list[SigningKey] | None = None, tls: TlsSettings | None = None) -> None:
         self.settings = settings
+        self.tls = tls  # HTTPS is on (serve --tls): its CA issues and trusts client certificates
+        self._ca: CertificateAuthority | None = tls.ca if tls else None
         self.config = config
         self.clock = Clock()
         if store is None and settings.state:  # --state FILE: SQLite, keys included (docs/state.md)
@@ -87,6 +94,19 @@ class Server:
     def env(self, issuer: str, settings: ServerConfig, dialect: Dialect) -> Env:
         """A request's context: the fixture (with registered clients), ``settings`` in force, the dialect's shape."""
         return Env(self.client_config(), settings, issuer, dialect.shape(settings))
+
+    @property
+    def mtls(self) -> bool:
+        """Whether client certificates can reach this server: its own TLS, or a trusted proxy's header."""
+        return self.tls is not None or self.config.server.client_certificate_header is not None
+
+    def certificate_authority(self) -> CertificateAuthority:
+        """The CA of the TLS directory (made on first use when TLS is off: a proxy may forward its certificates)."""
+        if self._ca is None:
+            from mock_op_auth.tls.certs import ensure_ca
+
+            self._ca = ensure_ca(self.settings.tls_dir)
+        return self._ca
 
     def client_config(self) -> Config:
         """The fixture with clients registered at runtime (PSD2 registration) added; fixture ids win."""

@@ -20,3 +20,13 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     watch: bool = False
     state: str | None = None
+    # HTTPS and client certificates (DESIGN §7, docs/tls.md)
+    tls: bool = False
+    tls_dir: str | None = None  # default: $XDG_STATE_HOME/mock-op-auth/tls (~/.local/state/...)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    tls_hosts: str | None = None  # extra names for the server certificate, comma-separated
+
+    def extra_tls_hosts(self) -> list[str]:
+        return [h.strip() for h in (self.tls_hosts or "").split(",") if h.strip()]

@@ -8,13 +8,16 @@ in any language calls, so it also works against a mock run elsewhere (``OpAuth(u
 
 from __future__ import annotations
 
+import hashlib
 import socket
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
@@ -23,6 +26,9 @@ from mock_op_auth.app import create_app
 from mock_op_auth.config.loader import load_default, load_fixtures
 from mock_op_auth.config.schema import Config
 from mock_op_auth.settings import Settings
+
+if TYPE_CHECKING:
+    from mock_op_auth.tls.serving import TlsSettings
 
 __all__ = ["LiveServer", "OpAuth", "OpAuthError", "run_server"]
 
@@ -54,20 +60,25 @@ class OpAuth:
         url: the mock's base URL, e.g. ``http://127.0.0.1:8080``.
         issuer: the issuer its tokens carry, if fixed (``--issuer``); default: ``url``.
         admin_token: sent as a bearer token on control calls (``MOCK_OP_AUTH_ADMIN_TOKEN``).
+        ca_file: the mock's CA certificate, to trust an ``https://`` url (``mock-op-auth certs ca``).
     """
 
     def __init__(self, url: str, *, issuer: str | None = None, admin_token: str | None = None,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, ca_file: str | Path | None = None) -> None:
         self.url = url.rstrip("/")
         self.issuer = (issuer or self.url).rstrip("/")
         self.token_url = f"{self.url}/token"
         self.authorize_url = f"{self.url}/authorize"
         self.jwks_url = f"{self.url}/jwks"
         self.discovery_url = f"{self.url}/.well-known/openid-configuration"
+        self.ca_file: str | None = str(ca_file) if ca_file is not None else None
+        self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
         headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
         # No TLS on http://, so no CA bundle to load (that alone costs tens of milliseconds).
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
-                                  verify=self.url.startswith("https://"))
+        verify: ssl.SSLContext | bool = self.url.startswith("https://")
+        if verify and self.ca_file:
+            verify = ssl.create_default_context(cafile=self.ca_file)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=verify)
 
     def __enter__(self) -> OpAuth:
         return self
@@ -80,6 +91,22 @@ class OpAuth:
 
     def close(self) -> None:
         self._http.close()
+        if self._cert_dir is not None:
+            self._cert_dir.cleanup()
+            self._cert_dir = None
+
+    def client_certificate(self, subject: str) -> tuple[str, str]:
+        """A client certificate for RFC 4514 ``subject`` issued by the mock's CA (``POST /_mock/certs``),
+        written to files kept until ``close``: ``(cert_file, key_file)``, ready for ``httpx``'s ``cert=``."""
+        issued = self._call("POST", "/_mock/certs", json={"subject": subject})
+        if self._cert_dir is None:
+            self._cert_dir = tempfile.TemporaryDirectory(prefix="mock-op-auth-certs-")
+        stem = Path(self._cert_dir.name) / hashlib.sha256(subject.encode()).hexdigest()[:16]
+        cert_file, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")
+        cert_file.write_text(issued["certificate"])
+        key_file.touch(mode=0o600)
+        key_file.write_text(issued["private_key"])
+        return str(cert_file), str(key_file)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._http.request(method, path, **kwargs)
@@ -138,9 +165,11 @@ class OpAuth:
 class LiveServer:
     """One mock served by uvicorn in a daemon thread on a socket bound before the thread starts."""
 
-    def __init__(self, config: Config, port: int = 0, **settings: Any) -> None:
+    def __init__(self, config: Config, port: int = 0, *, tls: bool = False, **settings: Any) -> None:
         if "host" in settings:
             raise TypeError("run_server always listens on 127.0.0.1")
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.tls: TlsSettings | None = None
         # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted sockets only when the proto
         # says TCP, and without it every small response waits ~40 ms for a delayed ACK (Nagle).
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -148,21 +177,37 @@ class LiveServer:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._sock.bind((HOST, port))
             self.port: int = self._sock.getsockname()[1]
-            self.settings = Settings(**{**settings, "host": HOST, "port": self.port})
+            if tls and not settings.get("tls_dir"):  # a CA of its own, gone with the server
+                self._tls_dir = tempfile.TemporaryDirectory(prefix="mock-op-auth-tls-")
+                settings["tls_dir"] = self._tls_dir.name
+            self.settings = Settings(**{**settings, "host": HOST, "port": self.port, "tls": tls})
             if self.settings.scenario and self.settings.scenario not in config.scenarios:
                 raise ValueError(f"unknown scenario {self.settings.scenario!r}")
-            self.app = create_app(config, self.settings)
+            if tls:
+                from mock_op_auth.tls.serving import prepare_tls
+
+                self.tls = prepare_tls(self.settings.tls_dir, cert_file=self.settings.tls_cert,
+                                       key_file=self.settings.tls_key, client_ca_file=self.settings.tls_client_ca)
+            self.app = create_app(config, self.settings, tls=self.tls)
         except BaseException:
             self._sock.close()
+            if self._tls_dir is not None:
+                self._tls_dir.cleanup()
             raise
-        self.url = f"http://{HOST}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{HOST}:{self.port}"
+        self.ca_file: str | None = str(self.tls.ca.cert_file) if self.tls else None
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         # log_config=None: an embedded server leaves the host program's logging alone.
+        options: dict[str, Any] = {}
+        if self.tls is not None:
+            from mock_op_auth.tls.serving import uvicorn_options
+
+            options = uvicorn_options(self.tls)
         uv_config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False,
-                                   lifespan="off", ws="none", timeout_graceful_shutdown=GRACE)
+                                   lifespan="off", ws="none", timeout_graceful_shutdown=GRACE, **options)
         self._server = server = uvicorn.Server(uv_config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [self._sock]},
                                         name=f"mock-op-auth:{self.port}", daemon=True)
@@ -183,6 +228,9 @@ class LiveServer:
                 self._server.force_exit = True
                 self._thread.join(STOP_TIMEOUT)
         self._sock.close()
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
+            self._tls_dir = None
         _join_finished_workers()
 
 
@@ -212,18 +260,20 @@ def load_config(fixtures: FixturePaths | None = None, config: Config | None = No
 
 @contextmanager
 def run_server(fixtures: FixturePaths | None = None, port: int = 0, config: Config | None = None,
-               **settings: Any) -> Iterator[OpAuth]:
+               *, tls: bool = False, **settings: Any) -> Iterator[OpAuth]:
     """Serve a mock on 127.0.0.1 (``port`` 0: a free one) for the duration of the block.
 
     ``fixtures``: a fixture file or directory (or several); ``config``: a ready Config instead;
     neither: the embedded default fixture. ``settings``: Settings fields (``issuer``,
     ``scenario``, ``admin_token``, ...). Yields the ``OpAuth`` helper; on exit the server stops,
-    its thread is joined and its port released.
+    its thread is joined and its port released. ``tls``: serve HTTPS with a CA of its own (in a
+    temporary directory unless ``tls_dir`` is given): ``url`` is ``https://``, ``ca_file`` trusts it.
     """
-    live = LiveServer(load_config(fixtures, config), port, **settings)
+    live = LiveServer(load_config(fixtures, config), port, tls=tls, **settings)
     live.start()
     try:
-        with OpAuth(live.url, issuer=live.settings.issuer, admin_token=live.settings.admin_token) as helper:
+        with OpAuth(live.url, issuer=live.settings.issuer, admin_token=live.settings.admin_token,
+                    ca_file=live.ca_file) as helper:
             yield helper
     finally:
         live.stop()

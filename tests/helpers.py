@@ -49,3 +49,12 @@ async def client_credentials(client: httpx.AsyncClient, scope: str = "accounts")
     response = await client.post("/token", data={"grant_type": "client_credentials", "scope": scope}, auth=CLIENT)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def start_of_a_second(client: httpx.AsyncClient) -> None:
+    """Set the mock clock to the next whole second. Tokens carry whole seconds (``exp`` is
+    ``iat`` + the lifetime, ``iat`` rounded down), so one issued now lives its full lifetime less
+    only the milliseconds a test takes, and "still valid a second before exp" holds on a busy machine."""
+    now = (await client.get("/_mock/clock")).json()["now"]
+    response = await client.post("/_mock/clock", json={"set": float(int(now) + 1)})
+    assert response.status_code == 200

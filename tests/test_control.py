@@ -11,7 +11,7 @@ import pytest
 
 from mock_op_auth import Settings, create_app, load_default
 from mock_op_auth.server import Server
-from tests.helpers import CLIENT, REDIRECT, client_credentials, code_flow, get_code, pkce_pair
+from tests.helpers import CLIENT, REDIRECT, client_credentials, code_flow, get_code, pkce_pair, start_of_a_second
 
 ACCOUNTS = "/accounts/v3/accounts"
 
@@ -85,6 +85,7 @@ async def test_clock_expires_codes(client: httpx.AsyncClient) -> None:
 
 
 async def test_clock_expires_access_tokens_at_the_resource_and_introspection(client: httpx.AsyncClient) -> None:
+    await start_of_a_second(client)
     access = (await client_credentials(client))["access_token"]
     assert (await accounts(client, access)).status_code == 200
     assert (await introspect(client, access))["active"] is True
@@ -191,6 +192,7 @@ async def test_control_calls_that_change_state_are_journaled(client: httpx.Async
 # --- key rotation ---
 
 async def test_key_rotation_keeps_the_old_key_until_its_tokens_expire(client: httpx.AsyncClient) -> None:
+    await start_of_a_second(client)
     old = (await client_credentials(client))["access_token"]
     old_kid = jwt.get_unverified_header(old)["kid"]
     rotated = await client.post("/_mock/keys/rotate")

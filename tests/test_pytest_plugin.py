@@ -141,14 +141,14 @@ def test_bad_marker_or_unknown_scenario_fails_the_test_with_the_reason(pytester:
     """)
     result = pytester.runpytest(*QUIET)
     result.assert_outcomes(errors=3)
-    result.stdout.fnmatch_lines(["*takes only the keywords fixtures= and scenario=*",
+    result.stdout.fnmatch_lines(["*takes only the keywords fixtures=, scenario= and tls=*",
                                  "*unknown scenario no-such-scenario*",
                                  "*missing.yaml*no such file or directory*"])
 
 
 def test_plugin_is_registered_by_entry_point(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*QUIET, "--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.op_auth(fixtures=None, scenario=None):*"])
+    result.stdout.fnmatch_lines(["@pytest.mark.op_auth(fixtures=None, scenario=None, tls=False):*"])
     assert "--op-auth-fixtures=PATH" in pytester.runpytest(*QUIET, "--help").stdout.str()
 
 

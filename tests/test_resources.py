@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from mock_op_auth.state.keys import generate_key, sign_with_pem
-from tests.helpers import client_credentials, code_flow
+from tests.helpers import client_credentials, code_flow, start_of_a_second
 
 ACCOUNTS = "/accounts/v3/accounts"
 
@@ -155,6 +155,7 @@ async def test_a_token_signed_correctly_by_the_server_is_accepted(client: httpx.
 
 
 async def test_token_expires_by_the_mock_clock(client: httpx.AsyncClient, server) -> None:
+    await start_of_a_second(client)
     token = (await client_credentials(client))["access_token"]
     server.clock.advance(3599)
     assert (await call(client, token)).status_code == 200

@@ -73,6 +73,16 @@ class ServerConfig(Model):
     journal_size: int = Field(1000, ge=1, le=100_000)
     apigee: ApigeeSettings = ApigeeSettings()  # OP dialects (docs/op-dialects.md)
     psd2: Psd2Settings = Psd2Settings()
+    # RFC 8705 (docs/tls.md): bind tokens to the client certificate presented when they were issued
+    certificate_bound_tokens: bool = True
+    # a header carrying the client certificate from a TLS-terminating proxy (OP's sandbox:
+    # x-client-certificate); never read unless named here
+    client_certificate_header: str | None = None
+
+    @field_validator("client_certificate_header")
+    @classmethod
+    def _header_name(cls, name: str | None) -> str | None:
+        return name.lower() if name else None
 
 
 class Client(Model):
@@ -86,10 +96,21 @@ class Client(Model):
     scenario: str | None = None
     jwks: dict[str, Any] | None = None
     jwks_file: str | None = None
+    tls_client_auth_subject_dn: str | None = None  # RFC 8705 §2.1.2: the subject its certificate carries
+    require_mtls: bool = False  # every token request presents that certificate, a secret or not
 
     @property
     def is_public(self) -> bool:
-        return self.secret is None
+        return self.secret is None and self.tls_client_auth_subject_dn is None
+
+    @field_validator("tls_client_auth_subject_dn")
+    @classmethod
+    def _subject_dn(cls, dn: str | None) -> str | None:
+        if dn is not None:
+            from mock_op_auth.tls.names import parse_dn  # cryptography, loaded only by fixtures that use mTLS
+
+            parse_dn(dn)  # DistinguishedNameError is a ValueError: a fixture error naming the field
+        return dn
 
     @field_validator("redirect_uris")
     @classmethod
@@ -107,6 +128,8 @@ class Client(Model):
             raise ValueError("a public client (no secret) cannot use client_credentials")
         if self.jwks is not None and self.jwks_file is not None:
             raise ValueError("give jwks or jwks_file, not both")
+        if self.require_mtls and self.tls_client_auth_subject_dn is None:
+            raise ValueError("require_mtls needs tls_client_auth_subject_dn: the subject its certificate carries")
         return self
 
 

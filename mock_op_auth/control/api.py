@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_op_auth.config.schema import Rule
@@ -84,6 +85,19 @@ class ClockChange(BaseModel):
 MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
+class CertificateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(description="the certificate's subject, an RFC 4514 DN: CN=tpp-1,O=Example TPP")
+
+
+class IssuedCertificate(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    certificate: str = Field(description="PEM, signed by the mock's CA")
+    private_key: str = Field(description="PEM (PKCS#8, unencrypted)")
+    ca: str = Field(description="the CA certificate, PEM")
+    x5t_s256: str = Field(alias="x5t#S256", description="RFC 8705 thumbprint: what cnf of a bound token names")
+
+
 class ClockState(BaseModel):
     now: float
     offset: float
@@ -97,6 +111,25 @@ def build_router() -> APIRouter:
     @public.get("/health", response_model=Health, summary="Ready once fixtures are loaded")
     async def health() -> Health:
         return Health()
+
+    @public.get("/certs/ca", response_class=PlainTextResponse, summary="The mock's CA certificate (PEM)",
+                responses={200: {"content": {"application/x-pem-file": {}}}})
+    async def ca_certificate(server: ServerDep) -> PlainTextResponse:
+        return PlainTextResponse(server.certificate_authority().cert_pem, media_type="application/x-pem-file")
+
+    @router.post("/certs", response_model=IssuedCertificate, response_model_by_alias=True, status_code=201,
+                 summary="Issue a client certificate signed by the mock's CA (OP's sandbox generator)")
+    async def issue_certificate(body: CertificateRequest, server: ServerDep) -> IssuedCertificate:
+        from mock_op_auth.tls.certs import ClientCertificate, issue_client_certificate
+        from mock_op_auth.tls.names import DistinguishedNameError
+
+        ca = server.certificate_authority()
+        try:
+            cert_pem, key_pem = issue_client_certificate(ca, body.subject)
+        except DistinguishedNameError as err:
+            raise HTTPException(400, f"subject is not an RFC 4514 distinguished name: {err}") from None
+        thumbprint = ClientCertificate.from_pem(cert_pem).x5t_s256
+        return IssuedCertificate(certificate=cert_pem, private_key=key_pem, ca=ca.cert_pem, x5t_s256=thumbprint)
 
     @router.post("/reset", response_model=Health, summary="Forget tokens, codes, journal, rules and clock offset")
     async def reset(server: ServerDep) -> Health:

@@ -7,10 +7,13 @@ from functools import lru_cache
 
 from starlette.datastructures import URL
 from starlette.requests import Request
+from starlette.types import Scope
 
 from mock_op_auth.errors import InvalidRequestError
 from mock_op_auth.http.limits import MAX_BODY_BYTES, read_bounded
 from mock_op_auth.oauth.request import FORM_TYPE, Call, parse_pairs
+from mock_op_auth.tls.certs import ClientCertificate, ForwardedCertificateError, parse_forwarded_certificate
+from mock_op_auth.tls.serving import peer_certificate
 
 __all__ = ["MAX_BODY_BYTES", "issuer_of", "path_of", "read_body", "read_call"]
 
@@ -53,7 +56,19 @@ def _base_url(scheme: str, host: str | None, server: tuple[str, int | None] | No
     return str(URL(scope=scope)).rstrip("/")
 
 
-async def read_call(request: Request, configured_issuer: str | None) -> Call:
+def client_certificate(scope: Scope, headers: dict[str, str], header: str | None) -> ClientCertificate | None:
+    """The certificate of the TLS handshake; else, when ``header`` is configured (a TLS-terminating
+    proxy, OP's sandbox), the one that header forwards. A header is never read unless configured."""
+    presented = peer_certificate(scope)
+    if presented is not None or header is None or not headers.get(header):
+        return presented
+    try:
+        return parse_forwarded_certificate(headers[header])
+    except ForwardedCertificateError:
+        raise InvalidRequestError(f"the client certificate in {header} cannot be read") from None
+
+
+async def read_call(request: Request, configured_issuer: str | None, cert_header: str | None = None) -> Call:
     """The request as a Call, read straight from the ASGI scope (one pass over the headers)."""
     scope = request.scope
     try:
@@ -81,4 +96,5 @@ async def read_call(request: Request, configured_issuer: str | None) -> Call:
                 raise InvalidRequestError("the form body is not UTF-8") from None
     return Call(method=method, path=path_of(request), issuer=issuer_of(request, configured_issuer, headers.get("host")),
                 query=query, form=form, headers=headers, body=body, content_type=content_type,
-                path_params=scope.get("path_params") or {})
+                path_params=scope.get("path_params") or {},
+                client_cert=client_certificate(scope, headers, cert_header))

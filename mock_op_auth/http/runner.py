@@ -104,7 +104,7 @@ async def run(server: Server, request: Request, handler: Handler[Any]) -> Respon
     scenario: str | None = None
     issuer = ""
     try:
-        call = await read_call(request, server.settings.issuer)
+        call = await read_call(request, server.settings.issuer, server.config.server.client_certificate_header)
         issuer = call.issuer
         server.note_issuer(issuer)
         header = call.header("x-mock-scenario")

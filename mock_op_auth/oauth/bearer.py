@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_op_auth.errors import InvalidTokenError
+from mock_op_auth.oauth.clients import secrets_equal
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import KeySet
 from mock_op_auth.state.store import AccessToken, Store
+from mock_op_auth.tls.certs import ClientCertificate
 
 CLOCK_SKEW = 0  # seconds of leeway; the mock clock is exact
 
@@ -43,7 +45,16 @@ class TokenInfo:
         }
         if self.jti:
             body["jti"] = self.jti
+        if "cnf" in self.claims:
+            body["cnf"] = self.claims["cnf"]
         return body
+
+    @property
+    def certificate_thumbprint(self) -> str | None:
+        """The ``x5t#S256`` the token is bound to (RFC 8705 §3), if any."""
+        cnf = self.claims.get("cnf")
+        value = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+        return value if isinstance(value, str) else None
 
 
 class BearerValidator:
@@ -65,6 +76,16 @@ class BearerValidator:
         if token.count(".") == 2:
             return self._jwt(token, issuers, audiences)
         return self._opaque(token)
+
+    def authorize(self, token: str | None, certificate: ClientCertificate | None, issuers: Collection[str],
+                  audiences: Collection[str] = ()) -> TokenInfo:
+        """``validate`` for a protected resource: a certificate-bound token must come with the
+        very certificate it was issued to (RFC 8705 §3)."""
+        info = self.validate(token, issuers, audiences)
+        bound = info.certificate_thumbprint
+        if bound is not None and (certificate is None or not secrets_equal(certificate.x5t_s256, bound)):
+            raise InvalidTokenError("wrong_certificate")
+        return info
 
     def _opaque(self, token: str) -> TokenInfo:
         record = self._store.get_access(token)

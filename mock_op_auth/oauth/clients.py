@@ -1,4 +1,5 @@
-"""Client authentication (RFC 6749 §2.3) and redirect-URI matching (RFC 6749 §3.1.2, RFC 8252 §7.3)."""
+"""Client authentication (RFC 6749 §2.3, RFC 8705 §2 mutual TLS) and redirect-URI matching
+(RFC 6749 §3.1.2, RFC 8252 §7.3)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from urllib.parse import urlsplit
 from mock_op_auth.config.schema import Client
 from mock_op_auth.errors import InvalidClientError, InvalidRequestError
 from mock_op_auth.oauth.request import Call
+from mock_op_auth.tls.names import match_dn
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "tls_client_auth", "none"]
 LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
 
 
@@ -29,7 +31,28 @@ def secrets_equal(given: str, expected: str) -> bool:
 
 
 def authenticate(call: Call, clients: Mapping[str, Client], *, allow_public: bool = True) -> AuthenticatedClient:
-    """Authenticate the client of a back-channel request by exactly one method."""
+    """Authenticate the client of a back-channel request by exactly one method, then check the
+    certificate it presented against the subject it registered (RFC 8705 §2.1.2)."""
+    authenticated = _authenticate(call, clients, allow_public)
+    check_certificate(call, authenticated.client)
+    return authenticated
+
+
+def check_certificate(call: Call, client: Client) -> None:
+    """A client with ``require_mtls`` presents its certificate; any client with a registered
+    subject that presents one must present that subject's (OP's PSD2: secret + mTLS)."""
+    expected = client.tls_client_auth_subject_dn
+    if expected is None:
+        return
+    if call.client_cert is None:
+        if client.require_mtls or client.secret is None:
+            raise InvalidClientError("this client must present its client certificate (mutual TLS)")
+        return
+    if not match_dn(expected, call.client_cert.subject_dn):
+        raise InvalidClientError("the client certificate does not carry the subject registered for this client")
+
+
+def _authenticate(call: Call, clients: Mapping[str, Client], allow_public: bool) -> AuthenticatedClient:
     basic = call.basic
     form_id = call.form_param("client_id")
     form_secret = call.form_param("client_secret")
@@ -51,6 +74,8 @@ def authenticate(call: Call, clients: Mapping[str, Client], *, allow_public: boo
         if client.secret is None or not secrets_equal(form_secret, client.secret):
             raise InvalidClientError()
         return AuthenticatedClient(form_id, client, "client_secret_post")
+    if client.secret is None and client.tls_client_auth_subject_dn is not None:
+        return AuthenticatedClient(form_id, client, "tls_client_auth")  # the certificate is checked next
     if client.secret is not None or not allow_public:
         raise InvalidClientError()
     return AuthenticatedClient(form_id, client, "none")

@@ -10,11 +10,11 @@ from mock_op_auth.oauth.grants import RFC_GRANTS
 from mock_op_auth.oauth.pkce import METHODS
 
 
-def metadata(config: Config, alg: str, issuer: str) -> dict[str, Any]:
+def metadata(config: Config, alg: str, issuer: str, *, mtls: bool = False) -> dict[str, Any]:
+    """The document; ``mtls`` when client certificates can reach the server (RFC 8705 §2.3, §3.3, §5)."""
     grants = sorted({g for c in config.clients.values() for g in c.grant_types if g in RFC_GRANTS})
-    auth_methods = ["client_secret_basic", "client_secret_post"]
-    if any(c.is_public for c in config.clients.values()):
-        auth_methods.append("none")
+    confidential = ["client_secret_basic", "client_secret_post", *(["tls_client_auth"] if mtls else [])]
+    auth_methods = [*confidential, *(["none"] if any(c.is_public for c in config.clients.values()) else [])]
     claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
                      *(k for u in config.users.values() for k in u.claims)})
     doc: dict[str, Any] = {
@@ -32,7 +32,7 @@ def metadata(config: Config, alg: str, issuer: str) -> dict[str, Any]:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
         "token_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": auth_methods[:2],
+        "introspection_endpoint_auth_methods_supported": confidential,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": list(METHODS),
         "claims_supported": claims,
@@ -44,4 +44,9 @@ def metadata(config: Config, alg: str, issuer: str) -> dict[str, Any]:
         for key in ("authorization_endpoint", "response_types_supported", "response_modes_supported",
                     "code_challenge_methods_supported", "authorization_response_iss_parameter_supported"):
             doc.pop(key)
+    if mtls:
+        doc["tls_client_certificate_bound_access_tokens"] = True
+        doc["mtls_endpoint_aliases"] = {  # one port serves both: the aliases are the same URLs
+            name: doc[name] for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint",
+                                         "userinfo_endpoint")}
     return doc

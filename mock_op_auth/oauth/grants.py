@@ -43,6 +43,7 @@ class TokenRequest:
     code: AuthCode | None = None
     refresh: RefreshToken | None = None
     grant: Grant | None = None
+    certificate_thumbprint: str | None = None  # RFC 8705 §3: the access token is bound to this certificate
 
     @property
     def client_id(self) -> str:
@@ -72,8 +73,9 @@ class BaseGrant:
         scope = parse_scope(override.scope) if override and override.scope is not None else req.scope
         who = Subject(req.client_id, req.subject, req.user, scope or (), grant.id if grant else None,
                       grant.auth_time if grant else None, grant.extra_claims if grant else {})
+        cnf = {"x5t#S256": req.certificate_thumbprint} if req.certificate_thumbprint else None
         access, expires_in, status = self.issuer.access_token(who, issuer=env.issuer, server_config=env.server_config,
-                                                              shape=env.shape, override=override)
+                                                              shape=env.shape, override=override, cnf=cnf)
         refresh = None
         if grant is not None:
             if with_refresh and status == "approved" and not (override and override.refresh_token is False):

@@ -80,8 +80,9 @@ class TokenIssuer:
         self._clock = clock
 
     def access_token(self, who: Subject, *, issuer: str, server_config: ServerConfig, shape: TokenShape,
-                     override: TokenAction | None = None) -> tuple[str, int, str]:
-        """Issue and record an access token; returns (token, expires_in, status)."""
+                     override: TokenAction | None = None, cnf: dict[str, str] | None = None) -> tuple[str, int, str]:
+        """Issue and record an access token; returns (token, expires_in, status). ``cnf``: the
+        key or certificate the token is bound to (RFC 7800 §3), in the JWT and the record alike."""
         now = self._clock.now_int()
         ttl = override.expires_in if override and override.expires_in is not None else (
             shape.access_ttl or server_config.access_token_ttl)
@@ -89,7 +90,8 @@ class TokenIssuer:
         audience = server_config.audience or issuer
         jwt = shape.access_format == "jwt"
         jti = secrets.token_urlsafe(16) if jwt else None
-        extra: dict[str, Any] = {**who.extra_claims, **(override.claims if override else {})}
+        extra: dict[str, Any] = {**who.extra_claims, **({"cnf": cnf} if cnf else {}),
+                                 **(override.claims if override else {})}
         if jwt:
             claims: dict[str, Any] = {
                 "iss": issuer, "sub": who.subject, "aud": audience, "exp": now + ttl, "iat": now, "nbf": now,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
 from mock_op_auth.errors import InvalidRequestError
+from mock_op_auth.tls.certs import ClientCertificate
 
 MAX_PARAMS = 100
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -35,6 +36,7 @@ class Call:
     body: bytes = b""
     content_type: str = ""
     path_params: dict[str, str] = field(default_factory=dict)  # the route's {name} segments
+    client_cert: ClientCertificate | None = None  # from the TLS handshake, or a trusted proxy's header
     # HTTP Basic credentials, decoded once when the call is made; a malformed header is kept as
     # its error and raised where credentials are read, so it answers in the endpoint's dialect.
     _basic: BasicCredentials | InvalidRequestError | None = field(init=False, repr=False, compare=False)

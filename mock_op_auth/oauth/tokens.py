@@ -6,6 +6,7 @@ grants only by their base class, and OP's grants plug in without the core import
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.errors import InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError
@@ -30,7 +31,10 @@ class TokenService:
             raise UnsupportedGrantTypeError(f"unsupported grant_type {grant_type}")
         if grant_type not in client.client.grant_types:
             raise UnauthorizedClientError(f"this client may not use the {grant_type} grant")
-        return grant.check(call, client, env)
+        req = grant.check(call, client, env)
+        if call.client_cert is not None and env.server_config.certificate_bound_tokens:
+            req = replace(req, certificate_thumbprint=call.client_cert.x5t_s256)
+        return req
 
     def act(self, req: TokenRequest, env: Env, override: TokenAction | None) -> IssuedTokens:
         return self.grants[req.grant_type].act(req, env, override)

@@ -38,7 +38,7 @@ class DocumentHandler(BaseHandler[None]):
 
 
 def discovery_document(server: Server, issuer: str) -> dict[str, Any]:
-    return metadata(server.config, server.keys.alg, issuer)
+    return metadata(server.config, server.keys.alg, issuer, mtls=server.mtls)
 
 
 def jwks_document(server: Server, issuer: str) -> dict[str, Any]:

@@ -61,7 +61,8 @@ class IntentsHandler(BaseHandler[Intent]):
         self.action = action
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, Intent]:
-        info = server.bearer.validate(call.bearer, server.issuers(env.issuer), server.audiences(env.issuer))
+        info = server.bearer.authorize(call.bearer, call.client_cert, server.issuers(env.issuer),
+                                      server.audiences(env.issuer))
         require_api_key(call, env.config.clients.get(info.client_id))
         if "accounts" not in info.scope:
             raise InsufficientScopeError("accounts")

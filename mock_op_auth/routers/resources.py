@@ -50,7 +50,8 @@ class ResourceHandler(BaseHandler[Checked]):
         self.dialect = DIALECTS.get(route.dialect, DIALECTS["rfc"])
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, Checked]:
-        info = server.bearer.validate(call.bearer, server.issuers(env.issuer), server.audiences(env.issuer))
+        info = server.bearer.authorize(call.bearer, call.client_cert, server.issuers(env.issuer),
+                                      server.audiences(env.issuer))
         if self.route.api_key:
             require_api_key(call, env.config.clients.get(info.client_id))
         if missing := [s for s in self.route.scopes if s not in info.scope]:

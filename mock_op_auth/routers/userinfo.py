@@ -30,7 +30,8 @@ class UserinfoHandler(BaseHandler[tuple[TokenInfo, User | None]]):
     dialect = DIALECTS["rfc"]
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, tuple[TokenInfo, User | None]]:
-        info = server.bearer.validate(bearer_token(call), server.issuers(env.issuer), server.audiences(env.issuer))
+        info = server.bearer.authorize(bearer_token(call), call.client_cert, server.issuers(env.issuer),
+                                      server.audiences(env.issuer))
         if "openid" not in info.scope:
             raise InsufficientScopeError("openid")
         key = env.config.user_key_for(info.subject)
