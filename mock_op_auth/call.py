@@ -2,7 +2,8 @@
 
 Form bodies are parsed here (not by Starlette) so that a parameter sent twice is seen
 (RFC 6749 §3.1: parameters MUST NOT repeat), the body size and parameter count are bounded,
-and malformed input becomes an ``invalid_request`` in the endpoint's own dialect.
+and malformed input becomes an ``invalid_request`` in the endpoint's own dialect; a JSON body
+is read by ``json_input.parse_json``, as all JSON from outside is.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import URL
 from starlette.requests import Request
 
 from mock_op_auth.errors import InvalidRequestError, RequestTooLargeError
+from mock_op_auth.json_input import JsonNestingError, parse_json
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_PARAMS = 100
@@ -53,6 +56,17 @@ class Call:
 
     def query_dict(self) -> dict[str, str]:
         return _unique(self.query)
+
+    def json(self) -> Any:
+        """The body as JSON (None when empty); ``invalid_request`` when it is not JSON or nested too deep."""
+        if not self.body.strip():
+            return None
+        try:
+            return parse_json(self.body)
+        except JsonNestingError as err:
+            raise InvalidRequestError(str(err)) from None
+        except ValueError:
+            raise InvalidRequestError("the body is not valid JSON") from None
 
     @property
     def basic(self) -> BasicCredentials | None:
