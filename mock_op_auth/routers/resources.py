@@ -27,6 +27,8 @@ from mock_op_auth.errors import InsufficientScopeError, InvalidApiKeyError, Miss
 from mock_op_auth.runner import DialectErrors, Facts, raw_response, run
 from mock_op_auth.server import Server
 
+CATCH_ALL = "/{path:path}"
+
 
 @lru_cache(maxsize=4096)
 def route_pattern(path: str) -> re.Pattern[str]:
@@ -43,6 +45,26 @@ def find_route(config: Config, method: str, path: str) -> tuple[Resource | None,
                 return route, True
             path_known = True
     return None, path_known
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(routes: list[BaseRoute], config: Config, scope: Scope) -> set[str]:
+    """Every method the request's path is served with, by the server's own routes (asked through
+    ``matches``, so that routers FastAPI keeps nested count too) or the fixture's resources.
+
+    Starlette answers 405 only when no route matches in full, and the catch-all below always
+    does; and it would name the methods of one route only, while a path may have several
+    (``GET`` and ``POST /authorize``). So the catch-all asks here before it says 404."""
+    own = [r for r in routes if not isinstance(r, ResourceFastPath) and getattr(r, "path", None) != CATCH_ALL]
+    methods = {m for m in METHODS if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in own)}
+    for resource in config.resources:
+        if route_pattern(resource.path).match(scope["path"]):
+            methods.update(resource.methods)
+            if "GET" in resource.methods:
+                methods.add("HEAD")
+    return methods
 
 
 @dataclass(frozen=True)
@@ -107,22 +129,26 @@ class ResourceFastPath(BaseRoute):
 
 def install_fast_path(routes: list[BaseRoute]) -> None:
     """Put ``ResourceFastPath`` in front of ``routes`` (an app's, fully built)."""
-    reserved = [r.path_regex for r in routes if isinstance(r, Route | APIRoute) and r.path != "/{path:path}"]
+    reserved = [r.path_regex for r in routes if isinstance(r, Route | APIRoute) and r.path != CATCH_ALL]
     routes.insert(0, ResourceFastPath(reserved))
 
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=["resources"])
 
-    @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    @router.api_route(CATCH_ALL, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
                       include_in_schema=False)
     async def resource(request: Request) -> Any:  # the path comes from request.url, unvalidated by FastAPI
         server = server_of(request)
-        route, path_known = find_route(server.config, request.method, path_of(request))
+        path = path_of(request)
+        route, _ = find_route(server.config, request.method, path)
         if route is None:
-            status = 405 if path_known else 404
-            return json_response({"error": "not_found" if status == 404 else "method_not_allowed",
-                                  "error_description": f"no route for {request.method} {request.url.path}"}, status)
+            description = f"no route for {request.method} {request.url.path}"
+            allowed = allowed_methods(request.app.router.routes, server.config, request.scope)
+            if allowed:
+                return json_response({"error": "method_not_allowed", "error_description": description}, 405,
+                                     {"Allow": ", ".join(sorted(allowed))})
+            return json_response({"error": "not_found", "error_description": description}, 404)
         return await run(server, request, ResourceHandler(route))
 
     return router
