@@ -204,9 +204,6 @@ def main() -> int:
     runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     rss: dict[str, float] = {}
     try:
-        token = post_token(started["jwt"][1])
-        assert token is not None
-        bearer = f"Bearer {token['access_token']}"
         for _, port in started.values():
             wrk(binary, script, port, 16, 1)  # warm-up
         jwt_port = started["jwt"][1]
@@ -214,6 +211,11 @@ def main() -> int:
             for name, (_, port) in started.items():
                 for conns in CONCURRENCY:
                     runs.setdefault((name, conns), []).append(wrk(binary, script, port, conns, args.duration))
+            # A fresh token per round: the store keeps at most 50,000 live tokens, and a token it
+            # has dropped (the oldest first) is refused like any token it does not know.
+            token = post_token(jwt_port)
+            assert token is not None
+            bearer = f"Bearer {token['access_token']}"
             for conns in CONCURRENCY:
                 runs.setdefault(("resource", conns), []).append(
                     wrk(binary, script, jwt_port, conns, args.duration, RESOURCE, "GET", bearer, "demo-client"))

@@ -34,7 +34,7 @@ from mock_op_auth.routers.discovery import DocumentHandler, discovery_document, 
 from mock_op_auth.routers.introspection import IntrospectHandler, RevokeHandler
 from mock_op_auth.routers.op_token import PSD2_GRANTS, ApigeeTokenHandler, Psd2TokenHandler
 from mock_op_auth.routers.psd2 import INTENTS, IntentsHandler, Psd2AuthorizeHandler, RegisterHandler
-from mock_op_auth.routers.resources import ResourceRoute
+from mock_op_auth.routers.resources import FallbackRoute, ResourceRoute
 from mock_op_auth.routers.token import TokenHandler
 from mock_op_auth.routers.userinfo import UserinfoHandler
 from mock_op_auth.server import Server
@@ -146,7 +146,9 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
     app.include_router(api.build_router())
     app.include_router(dashboard.build_router())
     reserved = [(r.path, r.path_regex) for r in app.router.routes if isinstance(r, Route)]
-    app.router.routes.insert(0, ResourceRoute(server, reserved))
+    resources = ResourceRoute(server, reserved)
+    app.router.routes.insert(0, resources)
+    app.router.routes.append(FallbackRoute(resources, app.router.routes))
     app.add_middleware(ControlBodyLimit)
 
     @app.exception_handler(StarletteHTTPException)

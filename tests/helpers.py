@@ -58,3 +58,22 @@ async def start_of_a_second(client: httpx.AsyncClient) -> None:
     now = (await client.get("/_mock/clock")).json()["now"]
     response = await client.post("/_mock/clock", json={"set": float(int(now) + 1)})
     assert response.status_code == 200
+async def assert_refused_everywhere(client: httpx.AsyncClient, tokens: dict[str, Any]) -> None:
+    """Introspection, userinfo, the resource stub and refresh all refuse ``tokens`` (a token response)."""
+    access = tokens["access_token"]
+    assert await introspect(client, access) == {"active": False}
+    assert (await client.get("/userinfo", headers={"Authorization": f"Bearer {access}"})).status_code == 401
+    resource = await client.get("/accounts/v3/accounts", headers={"Authorization": f"Bearer {access}",
+                                                                  "x-api-key": "demo-client"})
+    assert resource.status_code == 401 and resource.json()["error"] == "invalid_token"
+    if "refresh_token" in tokens:
+        assert await introspect(client, tokens["refresh_token"]) == {"active": False}
+        refresh = await client.post("/token", data={"grant_type": "refresh_token",
+                                                    "refresh_token": tokens["refresh_token"]}, auth=CLIENT)
+        assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
+
+
+async def introspect(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
+    response = await client.post("/introspect", data={"token": token}, auth=CLIENT)
+    assert response.status_code == 200
+    return dict(response.json())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -94,3 +96,58 @@ async def test_post_authorize_takes_form_parameters(client: httpx.AsyncClient) -
                                                      "redirect_uri": REDIRECT, "state": "p"})
     assert response.status_code == 302
     assert query_of(response.headers["location"])["state"] == "p"
+
+
+# RFC 8252 §7.3: a loopback IP redirect URI registered with a port matches any port at request time.
+
+LOOPBACK_APP = {"secret": "loopback-secret", "grant_types": ["authorization_code"],
+                "redirect_uris": ["http://127.0.0.1:9/cb", "http://[::1]:9/cb?app=1"], "scopes": ["openid", "accounts"]}
+
+
+@pytest.fixture
+async def loopback_client(default_config, rsa_key) -> AsyncIterator[httpx.AsyncClient]:
+    from mock_op_auth.config.schema import Client
+    from tests.conftest import build_app
+
+    clients = {**default_config.clients, "loopback-app": Client.model_validate(LOOPBACK_APP)}
+    app = build_app(default_config.model_copy(update={"clients": clients}), rsa_key)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as c:
+        yield c
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:53682/cb", "http://127.0.0.1/cb", "http://[::1]:53682/cb?app=1",
+                                 "http://[::1]/cb?app=1"])
+async def test_loopback_ip_registered_with_a_port_matches_any_port(loopback_client: httpx.AsyncClient,
+                                                                   uri: str) -> None:
+    response = await authorize(loopback_client, client_id="loopback-app", redirect_uri=uri, scope="accounts")
+    assert response.status_code == 302, response.text
+    assert response.headers["location"].startswith(uri + ("&" if "?" in uri else "?"))
+
+
+@pytest.mark.parametrize("uri", [
+    "http://127.0.0.1:53682/cb/extra",
+    "http://127.0.0.1:53682/cb?x=1",
+    "https://127.0.0.1:53682/cb",
+    "http://127.0.0.2:53682/cb",
+    "http://localhost:53682/cb",
+    "http://[::1]:53682/cb",
+    "http://user@127.0.0.1:53682/cb",
+])
+async def test_loopback_port_exception_covers_the_port_only(loopback_client: httpx.AsyncClient, uri: str) -> None:
+    response = await authorize(loopback_client, client_id="loopback-app", redirect_uri=uri, scope="accounts")
+    assert response.status_code == 400
+    assert "location" not in response.headers
+
+
+async def test_a_loopback_code_is_redeemed_with_the_port_asked_for(loopback_client: httpx.AsyncClient) -> None:
+    asked = "http://127.0.0.1:53682/cb"
+    response = await authorize(loopback_client, client_id="loopback-app", redirect_uri=asked, scope="accounts")
+    code = query_of(response.headers["location"])["code"]
+    auth = ("loopback-app", "loopback-secret")
+    for other in ("http://127.0.0.1:9/cb", "http://127.0.0.1/cb", "http://127.0.0.1:53683/cb"):
+        refused = await loopback_client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                                             "redirect_uri": other}, auth=auth)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant", other
+    redeemed = await loopback_client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                                          "redirect_uri": asked}, auth=auth)
+    assert redeemed.status_code == 200, redeemed.text

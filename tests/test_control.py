@@ -11,7 +11,16 @@ import pytest
 
 from mock_op_auth import Settings, create_app, load_default
 from mock_op_auth.server import Server
-from tests.helpers import CLIENT, REDIRECT, client_credentials, code_flow, get_code, pkce_pair, start_of_a_second
+from tests.helpers import (
+    CLIENT,
+    REDIRECT,
+    assert_refused_everywhere,
+    client_credentials,
+    code_flow,
+    get_code,
+    pkce_pair,
+    start_of_a_second,
+)
 
 ACCOUNTS = "/accounts/v3/accounts"
 
@@ -251,3 +260,24 @@ async def test_setting_the_clock_moves_expiry_both_ways(client: httpx.AsyncClien
     await client.post("/_mock/clock", json={"set": exp - 7200})  # before iat: not valid yet
     refused = await accounts(client, access)
     assert refused.status_code == 401 and "not valid yet" in refused.headers["www-authenticate"]
+
+
+# --- reset forgets every token, self-contained JWTs included ---
+
+@pytest.mark.parametrize("token_format", ["jwt", "opaque"])
+async def test_reset_refuses_every_token_issued_before_it(client: httpx.AsyncClient, server: Server,
+                                                          token_format: str) -> None:
+    server.reload(server.config.model_copy(update={
+        "server": server.config.server.model_copy(update={"access_token_format": token_format})}))
+    issued = [await code_flow(client, scope="openid accounts"), await client_credentials(client)]
+    minted = await client.post("/_mock/tokens", json={"client_id": "demo-client", "scope": "accounts"})
+    issued.append(minted.json())
+    await advance(client, 600)  # a token from a moved clock is refused too once the clock is back
+    issued.append(await client_credentials(client))
+    for tokens in issued:
+        assert (await accounts(client, tokens["access_token"])).status_code == 200
+    assert (await client.post("/_mock/reset")).status_code == 200
+    for tokens in issued:
+        await assert_refused_everywhere(client, tokens)
+    fresh = await client_credentials(client)  # and tokens issued after the reset work
+    assert (await accounts(client, fresh["access_token"])).status_code == 200

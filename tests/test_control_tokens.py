@@ -3,6 +3,8 @@ introspection see them."""
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import httpx
@@ -98,6 +100,74 @@ async def test_each_defect_is_refused_at_the_resource_with_invalid_token(
     assert response.json() == {"error": "invalid_token", "error_description": description}
     assert response.headers["www-authenticate"] == (
         f'Bearer realm="mock-op-auth", error="invalid_token", error_description="{description}"')
+
+
+MINT = {"client_id": "demo-client", "sub": "alice", "scope": "accounts payments", "expires_in": 120,
+        "claims": {"tenant": "op"}}
+# What a strict library (PyJWT, every check on) refuses each defect for: its own property, nothing else.
+STRICT_REFUSAL: dict[str, tuple[type[Exception], str]] = {
+    "expired": (jwt.ExpiredSignatureError, "expired"),
+    "not_yet_valid": (jwt.ImmatureSignatureError, "(nbf)"),
+    "wrong_issuer": (jwt.InvalidIssuerError, "Invalid issuer"),
+    "wrong_audience": (jwt.InvalidAudienceError, "Audience"),
+    "bad_signature": (jwt.InvalidSignatureError, "Signature verification failed"),
+    "alg_none": (jwt.InvalidAlgorithmError, "not allowed"),
+}
+
+
+@pytest.mark.parametrize("defect", ["expired", "not_yet_valid", "wrong_issuer", "wrong_audience", "unknown_kid",
+                                    "bad_signature", "alg_none"])
+async def test_each_defect_changes_only_its_own_property(client: httpx.AsyncClient, defect: str) -> None:
+    """Header, claims and lifetime are those of a valid minted token but for the defect's own property."""
+    valid = (await client.post("/_mock/tokens", json=MINT)).json()
+    broken = (await client.post("/_mock/tokens", json={**MINT, "defect": defect})).json()
+    now = time.time()  # the mock clock is not moved here, so it reads the real time a library uses
+    header, claims = jwt.get_unverified_header(broken["access_token"]), unverified(broken["access_token"])
+    expected_header = jwt.get_unverified_header(valid["access_token"])
+    expected = unverified(valid["access_token"])
+    assert claims.pop("jti") != expected.pop("jti")  # unique per token
+    expires_in = 120
+    if defect == "expired":  # a token that lived its lifetime and ended a minute ago
+        expected.update(exp=now - 60, iat=now - 180, nbf=now - 180)
+        expires_in = -60
+    elif defect == "not_yet_valid":  # issued now, valid in ten minutes, for its lifetime
+        expected.update(nbf=now + 600, exp=now + 720)
+        expires_in = 720
+    elif defect == "wrong_issuer":
+        expected["iss"] = "https://wrong-issuer.invalid"
+    elif defect == "wrong_audience":
+        expected["aud"] = "https://wrong-audience.invalid"
+    elif defect == "unknown_kid":
+        expected_header["kid"] = header["kid"]
+        assert header["kid"] not in {k["kid"] for k in (await client.get("/jwks")).json()["keys"]}
+    elif defect == "alg_none":
+        expected_header["alg"] = "none"
+    assert header == expected_header
+    assert claims.keys() == expected.keys()
+    for name, value in expected.items():
+        if name in ("iat", "nbf", "exp"):
+            assert claims[name] == pytest.approx(value, abs=2), name
+        else:
+            assert claims[name] == value, name
+    assert broken["expires_in"] == expires_in
+    if defect in STRICT_REFUSAL:
+        error, reason = STRICT_REFUSAL[defect]
+        with pytest.raises(error, match=re.escape(reason)):
+            await strict_decode(client, broken["access_token"])
+    await strict_decode(client, valid["access_token"])  # the control: the valid token passes every check
+
+
+def unverified(token: str) -> dict[str, Any]:
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+async def strict_decode(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
+    """Decode as a strict verifier does: the JWKS key of the token's kid (the current key for an
+    unknown one), this issuer and audience, and every time claim."""
+    keys = {k["kid"]: k for k in (await client.get("/jwks")).json()["keys"]}
+    jwk = keys.get(jwt.get_unverified_header(token).get("kid")) or next(iter(keys.values()))
+    return dict(jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"], audience=ISSUER, issuer=ISSUER,
+                           options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]}))
 
 
 @pytest.mark.parametrize("defect", ["expired", "not_yet_valid", "wrong_issuer", "unknown_kid", "bad_signature",

@@ -9,6 +9,7 @@ import httpx
 import jwt
 import pytest
 
+from mock_op_auth import create_app
 from tests.op_helpers import (
     KEYS,
     TPP_ID,
@@ -253,6 +254,29 @@ async def test_a_code_is_refused_once_its_intent_is_revoked(client: httpx.AsyncC
     assert (await client.delete(f"{INTENTS}/{intent['authorizationId']}", headers=bearer(token))).status_code == 204
     response = await psd2_token(client, grant_type="authorization_code", code=code, redirect_uri=TPP_REDIRECT)
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+async def test_a_loopback_redirect_registered_with_a_port_matches_any_port() -> None:
+    """RFC 8252 §7.3 at /oauth/authorize too; the code is then redeemed with the port asked for."""
+    from mock_op_auth.config.loader import load_fixtures
+    from tests.op_helpers import FIXTURES
+
+    config = load_fixtures(FIXTURES / "op-psd2.yaml")
+    tpp = config.clients[TPP_ID]
+    clients = {**config.clients, TPP_ID: tpp.model_copy(update={"redirect_uris": [TPP_REDIRECT,
+                                                                                  "http://127.0.0.1:9/cb"]})}
+    asked = "http://127.0.0.1:53682/cb"
+    async with http(create_app(config.model_copy(update={"clients": clients}))) as client:
+        intent = await create_intent(client)
+        response = await authorize(client, request_object(intent["authorizationId"], redirect_uri=asked))
+        assert response.status_code == 302, response.text
+        assert response.headers["location"].startswith(asked + "#")
+        code = fragment_of(response.headers["location"])["code"]
+        refused = await psd2_token(client, grant_type="authorization_code", code=code,
+                                   redirect_uri="http://127.0.0.1:9/cb")
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+        redeemed = await psd2_token(client, grant_type="authorization_code", code=code, redirect_uri=asked)
+        assert redeemed.status_code == 200, redeemed.text
 
 
 # --- /oauth/token refusals ---

@@ -67,3 +67,29 @@ async def test_es256_and_ps256_keys_sign_verifiable_tokens(default_config) -> No
             assert pyjwt.decode(token, key.key, algorithms=[alg], audience="http://mock.test")["sub"] == "demo-client"
             assert (await c.get("/accounts/v3/accounts", headers={"Authorization": f"Bearer {token}",
                                                                  "x-api-key": "demo-client"})).status_code == 200
+
+
+# Metadata whose omission claims support (OIDC Discovery 1.0 §3, RFC 8414 §2): each must be stated when
+# this server does not do what the default says. The omitted-default of each is in the comment.
+STATED = {
+    "request_uri_parameter_supported": False,  # omitted: true (OIDC Discovery §3)
+    "request_parameter_supported": False,  # omitted: false, stated anyway (only PSD2's /oauth/authorize takes one)
+    "claims_parameter_supported": False,  # omitted: false
+    "response_modes_supported": ["query"],  # omitted: ["query", "fragment"]
+    "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],  # omitted: + implicit
+    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+}
+
+
+async def test_discovery_states_every_field_whose_default_claims_more(client: httpx.AsyncClient) -> None:
+    for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
+        doc = (await client.get(path)).json()
+        for name, value in STATED.items():
+            assert doc.get(name) == value, (path, name)
+
+
+async def test_request_uri_support_is_denied_without_an_authorization_endpoint_too(server, client) -> None:
+    clients = {"svc": server.config.clients["demo-client"].model_copy(update={"grant_types": ["client_credentials"]})}
+    server.reload(server.config.model_copy(update={"clients": clients, "resources": []}))
+    doc = (await client.get("/.well-known/openid-configuration")).json()
+    assert doc["request_uri_parameter_supported"] is False

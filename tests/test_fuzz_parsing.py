@@ -19,6 +19,7 @@ from mock_op_auth import create_app
 from mock_op_auth.config.loader import load_default, load_fixtures
 from mock_op_auth.config.schema import Config
 from mock_op_auth.errors import FixtureError, InvalidRequestError
+from mock_op_auth.json_input import MAX_JSON_DEPTH, JsonNestingError, parse_json
 from mock_op_auth.oauth.request import MAX_PARAMS, Call, parse_pairs
 
 QUICK = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -48,6 +49,38 @@ def test_authorization_header_gives_credentials_none_or_invalid_request(value: s
         basic = None
     assert basic is None or (isinstance(basic.client_id, str) and isinstance(basic.secret, str))
     assert call.bearer is None or call.bearer.strip() == call.bearer
+
+
+JSON_TEXT = st.text(st.sampled_from('ab"\\[]{}:,\u00e9\x01/'), max_size=12)
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | JSON_TEXT,
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(JSON_TEXT, inner, max_size=3),
+                           max_leaves=40)
+
+
+@QUICK
+@given(JSON_VALUES, st.booleans())
+def test_json_within_the_nesting_bound_reads_as_json_loads_reads_it(value: Any, ascii_only: bool) -> None:
+    """Brackets, quotes and backslashes inside strings never count as nesting."""
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert parse_json(text) == json.loads(text)
+    assert parse_json(text.encode("utf-16")) == json.loads(text)
+
+
+@QUICK
+@given(st.text(st.sampled_from('[]{}"\\1:,'), max_size=400))
+def test_any_text_reads_as_json_loads_reads_it_or_is_refused_as_too_deep(text: str) -> None:
+    try:
+        expected: Any = json.loads(text)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: Any = parse_json(text)
+    except JsonNestingError:
+        assert text.count("[") + text.count("{") > MAX_JSON_DEPTH
+        return
+    except ValueError:
+        got = ValueError
+    assert got == expected
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from mock_op_auth.http.limits import MAX_BODY_BYTES
 from mock_op_auth.oauth.request import MAX_PARAMS
@@ -90,3 +93,89 @@ def test_half_open_clients_do_not_block_others(tmp_path: Path) -> None:
         for sock in stalled:
             sock.close()
         stop(proc)
+
+
+# JSON nested thousands of levels deep: a 4xx in the endpoint's own shape, quickly, and the server keeps serving.
+
+DEEP_JSON = {"arrays": b"[" * 30_000 + b"]" * 30_000, "objects": b'{"a":' * 10_000 + b"{}" + b"}" * 10_000}
+JSON = {"content-type": "application/json"}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def deep_jwt(part: str, depth: int = 3000) -> str:
+    """A compact JWS whose header or payload is ``depth`` nested arrays (under the 8192-character token limit)."""
+    deep, plain = b64url(b"[" * depth + b"]" * depth), b64url(b'{"alg":"RS256","kid":"k"}')
+    return f"{deep}.{b64url(b'{}')}.c2ln" if part == "header" else f"{plain}.{deep}.c2ln"
+
+
+@pytest.mark.parametrize("shape", DEEP_JSON)
+@pytest.mark.parametrize(("method", "path"), [("POST", "/_mock/rules"), ("PUT", "/_mock/scenario"),
+                                              ("POST", "/_mock/clock"), ("POST", "/_mock/tokens")])
+async def test_deeply_nested_json_to_the_control_api_is_a_400(client: httpx.AsyncClient, method: str, path: str,
+                                                              shape: str) -> None:
+    started = time.perf_counter()
+    response = await client.request(method, path, content=DEEP_JSON[shape], headers=JSON)
+    assert time.perf_counter() - started < 1
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert "nested" in response.json()["error_description"]
+    assert (await client.get("/_mock/health")).status_code == 200
+    assert (await client.get("/_mock/requests")).status_code == 200
+    assert (await client.post("/token", data={"grant_type": "client_credentials"}, auth=CLIENT)).status_code == 200
+
+
+async def test_nested_json_within_the_bound_is_still_read(client: httpx.AsyncClient) -> None:
+    body: object = {"ok": True}
+    for _ in range(30):
+        body = {"inner": [body]}
+    response = await client.post("/_mock/rules", json={"match": {"endpoint": "token"},
+                                                       "respond": {"status": 200, "json": body}})
+    assert response.status_code == 201, response.text
+    answer = await client.post("/token", data={"grant_type": "client_credentials"}, auth=CLIENT)
+    assert answer.json() == body
+
+
+@pytest.mark.parametrize("part", ["header", "payload"])
+async def test_a_bearer_token_with_deeply_nested_json_is_refused(client: httpx.AsyncClient, part: str) -> None:
+    token = deep_jwt(part)
+    assert len(token) <= 8192
+    bearer = {"Authorization": f"Bearer {token}"}
+    resource = await client.get("/accounts/v3/accounts", headers={**bearer, "x-api-key": "demo-client"})
+    assert resource.status_code == 401 and resource.json()["error"] == "invalid_token"
+    assert (await client.get("/userinfo", headers=bearer)).status_code == 401
+    introspection = await client.post("/introspect", data={"token": token}, auth=CLIENT)
+    assert introspection.json() == {"active": False}
+
+
+@pytest.mark.parametrize("shape", DEEP_JSON)
+async def test_deeply_nested_json_to_psd2_endpoints_is_refused_in_their_shapes(shape: str) -> None:
+    from tests.op_helpers import (
+        JWT_BEARER,
+        TPP_ID,
+        app_for,
+        http,
+        psd2_client_credentials,
+        psd2_token,
+        tpp_headers,
+    )
+
+    async with http(app_for("op-psd2")) as client:
+        token = await psd2_client_credentials(client)
+        intent = await client.post("/accounts-psd2/v1/authorizations", content=DEEP_JSON[shape],
+                                   headers=tpp_headers(authorization=f"Bearer {token}", **JSON))
+        assert intent.status_code == 400 and intent.json()["type"] == "VALIDATION", intent.text
+        registration = await client.post("/tpp-registration/register", content=deep_jwt("payload", 20_000),
+                                          headers=tpp_headers(**{"content-type": "application/jwt"}))
+        assert registration.status_code == 400, registration.text
+        assert registration.json()["error"] == "invalid_software_statement"
+        for part in ("header", "payload"):
+            page = await client.get("/oauth/authorize", params={"client_id": TPP_ID, "response_type": "code",
+                                                                "scope": "openid accounts",
+                                                                "request": deep_jwt(part)})
+            assert page.status_code == 400 and "location" not in page.headers
+            assertion = await psd2_token(client, grant_type=JWT_BEARER, scope="payments", assertion=deep_jwt(part))
+            assert 400 <= assertion.status_code < 500 and "error" in assertion.json()
+        assert (await psd2_client_credentials(client)) != token

@@ -188,6 +188,29 @@ async def test_a_scenario_rule_on_the_chosen_user_acts_on_the_form_post(client: 
     assert "code" in query_of(alice.headers["location"])
 
 
+
+async def test_the_clients_scenario_acts_on_the_form_post_too() -> None:
+    """The form post names no client; the one behind the login request is known once it is checked."""
+    config = page_config().model_dump(by_alias=True)
+    config["scenarios"]["bob-locked"] = {"server": {"code_ttl": 5}, "rules": [
+        {"match": {"endpoint": "authorize", "user": "bob"},
+         "error": {"error": "access_denied", "error_description": "bob is locked out"}}]}
+    config["clients"]["demo-client"]["scenario"] = "bob-locked"
+    app = create_app(Config.model_validate(config))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
+        html = await login_page(client)
+        response = await post(client, "/authorize/decision", form_with(html, "Bob Example").submit("Bob Example"))
+        assert query_of(response.headers["location"])["error"] == "access_denied"
+        entry = (await client.get("/_mock/requests", params={"endpoint": "authorize"})).json()["requests"][-1]
+        assert (entry["scenario"], entry["rule"]) == ("bob-locked", "bob-locked:0")
+        html = await login_page(client)
+        alice = await post(client, "/authorize/decision", form_with(html, "Alice Example").submit("Alice Example"))
+        await client.post("/_mock/clock", json={"advance": 6})  # the scenario's code_ttl applies to the code
+        code = query_of(alice.headers["location"])["code"]
+        late = await client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                                 "redirect_uri": REDIRECT}, auth=CLIENT)
+        assert late.json() == {"error": "invalid_grant", "error_description": "the code has expired"}
+
 async def test_the_journal_records_the_answer_with_the_csrf_token_masked(client: httpx.AsyncClient) -> None:
     html = await login_page(client)
     await post(client, "/authorize/decision", form_with(html, "Alice Example").submit("Alice Example"))

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from mock_op_auth.state.keys import generate_key, sign_with_pem
+from mock_op_auth.state.store import AccessToken
 from tests.helpers import client_credentials, code_flow, start_of_a_second
 
 ACCOUNTS = "/accounts/v3/accounts"
@@ -23,6 +24,16 @@ def claims(server, **changes) -> dict:
     base = {"iss": "http://mock.test", "sub": "demo-client", "aud": "http://mock.test", "exp": now + 300,
             "iat": now, "jti": "j1", "client_id": "demo-client", "scope": "accounts"}
     return {**base, **changes}
+
+
+def recorded(server, token_claims: dict) -> dict:
+    """Record ``token_claims`` as the server records every token it issues (keyed by ``jti``): a JWT
+    the store does not know is refused however well it is signed."""
+    server.store.put_access(AccessToken(
+        key=token_claims["jti"], client_id=token_claims["client_id"], subject=token_claims["sub"],
+        scope=tuple(token_claims["scope"].split()), issued_at=token_claims["iat"], expires_at=token_claims["exp"],
+        audience=token_claims["aud"], issuer=token_claims["iss"]))
+    return token_claims
 
 
 async def call(client: httpx.AsyncClient, token: str | None, api_key: str | None = "demo-client",
@@ -143,6 +154,7 @@ def garbage(server) -> str:
 @pytest.mark.parametrize("forge", [alg_none, hs256_with_public_key, tampered, unknown_kid, own_kid_foreign_key,
                                    wrong_issuer, wrong_audience, expired, not_yet_valid, garbage])
 async def test_hostile_tokens_are_refused(client: httpx.AsyncClient, server, forge) -> None:
+    recorded(server, claims(server))  # so that what refuses each is its own defect, not an unknown jti
     response = await call(client, forge(server))
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
@@ -151,7 +163,14 @@ async def test_hostile_tokens_are_refused(client: httpx.AsyncClient, server, for
 
 async def test_a_token_signed_correctly_by_the_server_is_accepted(client: httpx.AsyncClient, server) -> None:
     """The control for the hostile cases: the same claims, honestly signed, pass."""
-    assert (await call(client, server.keys.sign(claims(server), typ="at+jwt"))).status_code == 200
+    assert (await call(client, server.keys.sign(recorded(server, claims(server)), typ="at+jwt"))).status_code == 200
+
+
+async def test_a_well_signed_token_the_store_does_not_know_is_refused(client: httpx.AsyncClient, server) -> None:
+    """Signed with the server's own key, but never issued (or forgotten by a reset): refused."""
+    response = await call(client, server.keys.sign(claims(server), typ="at+jwt"))
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid_token", "error_description": "the token is unknown"}
 
 
 async def test_token_expires_by_the_mock_clock(client: httpx.AsyncClient, server) -> None:

@@ -193,6 +193,38 @@ async def test_a_clients_scenario_applies_to_its_requests_only() -> None:
         assert (await token(client)).json()["status"] == "pending"  # the client's scenario wins over the active
 
 
+
+async def test_a_clients_scenario_applies_to_requests_made_with_its_tokens() -> None:
+    """A bearer request names no client; the one behind the token is known once it is checked."""
+    config = load_default().model_dump(by_alias=True)
+    config["scenarios"]["accounts-down"] = {"rules": [
+        {"match": {"endpoint": "resource"}, "respond": {"status": 503, "json": {"error": "down"}}},
+        {"match": {"endpoint": "userinfo"}, "error": {"error": "server_error", "status": 500}}]}
+    config["clients"]["demo-client"]["scenario"] = "accounts-down"
+    async with app_client(clients=config["clients"], scenarios=config["scenarios"]) as client:
+        mine = await client.post("/_mock/tokens", json={"client_id": "demo-client", "sub": "alice",
+                                                        "scope": "openid accounts"})
+        other = await client.post("/_mock/tokens", json={"client_id": "demo-public", "sub": "alice",
+                                                         "scope": "openid accounts"})
+        mine_auth = {"Authorization": f"Bearer {mine.json()['access_token']}"}
+        other_auth = {"Authorization": f"Bearer {other.json()['access_token']}"}
+        down = await client.get("/accounts/v3/accounts", headers={**mine_auth, "x-api-key": "demo-client"})
+        assert (down.status_code, down.json()) == (503, {"error": "down"})
+        entry = (await client.get("/_mock/requests", params={"endpoint": "resource"})).json()["requests"][-1]
+        assert (entry["client_id"], entry["scenario"], entry["rule"]) == ("demo-client", "accounts-down",
+                                                                          "accounts-down:0")
+        assert (await client.get("/userinfo", headers=mine_auth)).status_code == 500
+        # another client's token, even one naming demo-client in the query, is not under that scenario
+        fine = await client.get("/accounts/v3/accounts", params={"client_id": "demo-client"},
+                                headers={**other_auth, "x-api-key": "demo-public"})
+        assert fine.status_code == 200
+        assert (await client.get("/userinfo", headers=other_auth)).status_code == 200
+        # and the header still picks a scenario for one request
+        await client.put("/_mock/scenario", json={"name": None})
+        picked = await client.get("/accounts/v3/accounts", headers={**mine_auth, "x-api-key": "demo-client",
+                                                                    "X-Mock-Scenario": "token-outage"})
+        assert picked.status_code == 200
+
 async def test_default_scenario_from_settings_and_from_fixture() -> None:
     async with app_client(Settings(scenario="consent-pending")) as client:
         assert (await client.get("/_mock/scenarios")).json()["active"] == "consent-pending"

@@ -16,7 +16,7 @@ from mock_op_auth import create_app
 from mock_op_auth.settings import Settings
 from mock_op_auth.state.sqlite import SqliteStore
 from mock_op_auth.state.store import MemoryStore
-from tests.helpers import CLIENT, client_credentials, code_flow
+from tests.helpers import CLIENT, assert_refused_everywhere, client_credentials, code_flow
 from tests.live import BIN, free_port, start, stop
 
 
@@ -64,6 +64,15 @@ async def test_reset_forgets_records_but_keeps_keys(tmp_path: Path) -> None:
         assert (await refresh(client, tokens["refresh_token"])).status_code == 400
         assert (await client.get("/jwks")).json() == jwks
 
+
+
+async def test_tokens_from_before_a_reset_stay_refused_after_a_restart(tmp_path: Path) -> None:
+    async with asgi(tmp_path / "state.db") as first:
+        held = [await code_flow(first, scope="openid accounts"), await client_credentials(first)]
+        assert (await first.post("/_mock/reset")).status_code == 200
+    async with asgi(tmp_path / "state.db") as second:
+        for tokens in held:
+            await assert_refused_everywhere(second, tokens)
 
 def test_expired_rows_are_purged(tmp_path: Path) -> None:
     from mock_op_auth.state.clock import Clock

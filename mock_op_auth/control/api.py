@@ -5,11 +5,13 @@ With ``MOCK_OP_AUTH_ADMIN_TOKEN`` set, every call but health needs ``Authorizati
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 from mock_op_auth.config.schema import Rule
 from mock_op_auth.control.admin import require_admin
@@ -19,9 +21,35 @@ from mock_op_auth.control.live_tokens import LiveTokenList, live_tokens, revoke_
 from mock_op_auth.control.minting import MintedToken, MintError, MintRequest, mint_token
 from mock_op_auth.http.call import issuer_of
 from mock_op_auth.http.deps import ServerDep
+from mock_op_auth.json_input import JsonNestingError, parse_json
 from mock_op_auth.scenarios import RuleLimitError
 
 AdminDep = Annotated[None, Depends(require_admin)]
+
+
+class ControlRequest(Request):
+    """A control call's request: FastAPI reads its JSON body through ``parse_json``, so a body
+    nested too deep is a 400 like any unreadable body (malformed JSON stays FastAPI's 422)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = parse_json(await self.body())
+            except JsonNestingError as err:
+                raise HTTPException(400, str(err)) from None
+        return self._json
+
+
+class ControlRoute(JournaledRoute):
+    """The control API's routes: journaled, and handed a ``ControlRequest``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def control(request: Request) -> Response:
+            return await handler(ControlRequest(request.scope, request.receive))
+
+        return control
 
 
 class Health(BaseModel):
@@ -106,7 +134,7 @@ class ClockState(BaseModel):
 def build_router() -> APIRouter:
     public = APIRouter(prefix="/_mock", tags=["control"])
     router = APIRouter(prefix="/_mock", tags=["control"], dependencies=[Depends(require_admin)],
-                       route_class=JournaledRoute)
+                       route_class=ControlRoute)
 
     @public.get("/health", response_model=Health, summary="Ready once fixtures are loaded")
     async def health() -> Health:

@@ -9,7 +9,6 @@ Refused calls (401, 404, 422) are recorded too, with their status.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -20,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mock_op_auth.json_input import parse_json
 from mock_op_auth.state.journal import MASK, SECRET_PARAMS, mask_headers
 
 UNJOURNALED = frozenset({("POST", "/_mock/reset"), ("DELETE", "/_mock/requests")})
@@ -75,8 +75,8 @@ def _params(body: bytes, request: Request) -> dict[str, Any]:
     """The JSON body's top-level members (secret names masked), plus the query parameters."""
     params: dict[str, Any] = dict(request.query_params)
     try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+        data = parse_json(body) if body else None
+    except ValueError:  # not JSON, or nested too deep
         data = None
     if isinstance(data, dict):
         params.update(data)

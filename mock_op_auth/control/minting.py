@@ -7,7 +7,7 @@ Claim defects are claims overridden at issue; signature defects break the signed
 afterwards (``KeySet.forge``), so the claims stay those of a valid token.
 
     expired        exp a minute ago (the token lived ``expires_in`` seconds before that)
-    not_yet_valid  nbf and iat ten minutes ahead
+    not_yet_valid  nbf ten minutes ahead (iat now: issued now, valid later)
     wrong_issuer   iss of another server          wrong_audience  aud of another resource
     unknown_kid    signed by a key in no JWKS     bad_signature   signature bits flipped
     alg_none       "alg": "none", no signature (RFC 8725 §3.1)
@@ -109,9 +109,9 @@ def _defect_claims(defect: Defect | None, lifetime: int, default_ttl: int, now: 
     if defect == "expired":
         exp = now - EXPIRED_AGO
         return -EXPIRED_AGO, {"exp": exp, "iat": exp - lived, "nbf": exp - lived}
-    if defect == "not_yet_valid":
+    if defect == "not_yet_valid":  # issued now, valid later: a future iat would be a defect of its own
         start = now + NOT_BEFORE_IN
-        return NOT_BEFORE_IN + lived, {"iat": start, "nbf": start, "exp": start + lived}
+        return NOT_BEFORE_IN + lived, {"nbf": start, "exp": start + lived}
     if defect == "wrong_issuer":
         return lifetime, {"iss": WRONG_ISSUER}
     if defect == "wrong_audience":

@@ -5,6 +5,9 @@
     → render, and record the journal entry either way.
 
 No endpoint skips the engine or the journal, and the engine never branches on an endpoint.
+The scenario is the ``X-Mock-Scenario`` header's, else the client's, else the active one; the
+client is the one the request claims (HTTP Basic, ``client_id``), and once ``check`` has verified
+who it is (the client a bearer token was issued to, say), that one.
 """
 
 from __future__ import annotations
@@ -110,9 +113,14 @@ async def run(server: Server, request: Request, handler: Handler[Any]) -> Respon
         header = call.header("x-mock-scenario")
         if header and header not in server.config.scenarios:
             raise InvalidRequestError(f"unknown scenario {header} in X-Mock-Scenario")
-        scenario = server.engine.scenario_for(header, claimed_client_id(call))
+        claimed = claimed_client_id(call)
+        scenario = server.engine.scenario_for(header, claimed)
         env = server.env(issuer, server.engine.server_config(scenario), handler.dialect)
         facts, checked = handler.check(server, call, env)
+        if not header and facts.client_id and facts.client_id != claimed:
+            # The request named no client (a bearer token, the login form): the one behind it is known now.
+            scenario = server.engine.scenario_for(None, facts.client_id)
+            env = server.env(issuer, server.engine.server_config(scenario), handler.dialect)
         outcome = server.engine.decide(RequestContext(
             endpoint=handler.endpoint, dialect=handler.dialect.name, method=call.method, path=call.path,
             client_id=facts.client_id, grant_type=facts.grant_type, scope=facts.scope, user=facts.user,

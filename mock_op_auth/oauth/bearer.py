@@ -1,8 +1,11 @@
 """Bearer-token checks shared by userinfo, introspection and the resource stub (RFC 6750, RFC 9068 §4).
 
 A JWT is accepted when signed by one of this server's live keys with the server's own
-algorithm, issued by this issuer, inside its time window by the mock clock, and not revoked;
-an opaque token when the store knows it and it is live. Either must be ``approved``.
+algorithm, issued by this issuer, inside its time window by the mock clock, known to the store
+(by its ``jti``) and not revoked; an opaque token when the store knows it and it is live. Either
+must be ``approved``. The store is the authority for both formats: every token this server issues
+is recorded, so one the store does not know (issued before ``/_mock/reset``, or dropped from a
+full store) is refused however well it is signed.
 """
 
 from __future__ import annotations
@@ -114,15 +117,15 @@ class BearerValidator:
             raise InvalidTokenError("wrong_audience")
         jti = claims.get("jti")
         record = self._store.get_access(jti) if isinstance(jti, str) else None
-        if record is not None:
-            self._check_record(record)
+        if record is None:
+            raise InvalidTokenError("unknown")
+        self._check_record(record)
         scope = claims.get("scope", "")
         return TokenInfo(
             client_id=str(claims.get("client_id", "")), subject=str(claims.get("sub", "")),
             scope=tuple(scope.split()) if isinstance(scope, str) else (), issued_at=int(iat),
             expires_at=int(exp), audience=claims.get("aud", ""), issuer=str(claims["iss"]),
-            jti=jti if isinstance(jti, str) else None, claims=claims,
-            grant_id=record.grant_id if record else None,
+            jti=str(jti), claims=claims, grant_id=record.grant_id,
         )
 
     def _check_record(self, record: AccessToken) -> None:

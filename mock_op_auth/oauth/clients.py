@@ -15,7 +15,8 @@ from mock_op_auth.oauth.request import Call
 from mock_op_auth.tls.names import match_dn
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "tls_client_auth", "none"]
-LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
+LOOPBACK_IPS = ("127.0.0.1", "[::1]")
+LOOPBACK_HOSTS = (*LOOPBACK_IPS, "localhost")
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,34 @@ def _authenticate(call: Call, clients: Mapping[str, Client], allow_public: bool)
 
 
 def match_redirect_uri(given: str, registered: list[str]) -> bool:
-    """Exact match, except a registered loopback URI matches any port (RFC 8252 §7.3)."""
+    """Exact match, except for loopback redirect URIs (RFC 8252 §7.3): for the loopback IP literals
+    (``127.0.0.1``, ``[::1]``) the port is ignored on both sides, so a URI registered with a port or
+    without one matches any port asked for; ``http://localhost`` matches any port only when it was
+    registered without one. Scheme, host, path and query always match exactly."""
     if given in registered:
         return True
+    asked = _loopback(given)
+    if asked is None:
+        return False
+    key, _ = asked
+    for uri in registered:
+        found = _loopback(uri)
+        if found is not None and found[0] == key and (key[1] in LOOPBACK_IPS or not found[1]):
+            return True
+    return False
+
+
+def _loopback(uri: str) -> tuple[tuple[str, str, str, str, str], bool] | None:
+    """``((scheme, host, path, query, fragment), has_port)`` of an ``http`` loopback URI without
+    user info and with a well-formed port (if any); None for any other URI."""
     try:
-        parts = urlsplit(given)
+        parts = urlsplit(uri)
         port = parts.port
     except ValueError:
-        return False
-    if parts.scheme != "http" or parts.hostname is None or port is None or parts.username is not None:
-        return False
+        return None
+    if parts.scheme != "http" or parts.hostname is None:
+        return None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if host not in LOOPBACK_HOSTS:
-        return False
-    return parts._replace(netloc=host).geturl() in registered
+    if host not in LOOPBACK_HOSTS or parts.netloc.lower() not in (host, f"{host}:{port}"):
+        return None  # user info, an empty or zero-padded port, or a host spelled otherwise
+    return (parts.scheme, host, parts.path, parts.query, parts.fragment), port is not None

@@ -1,5 +1,6 @@
 """OIDC Discovery 1.0 §3 and RFC 8414 metadata. It advertises exactly what this server does:
-grants some client may use, auth methods some client needs, its one signing algorithm."""
+grants some client may use, auth methods some client needs, its one signing algorithm; and a
+field whose omitted default would claim more (OIDC Discovery §3, RFC 8414 §2) is stated."""
 
 from __future__ import annotations
 
@@ -37,7 +38,10 @@ def metadata(config: Config, alg: str, issuer: str, *, mtls: bool = False) -> di
         "code_challenge_methods_supported": list(METHODS),
         "claims_supported": claims,
         "authorization_response_iss_parameter_supported": True,
+        # Stated although false: an omitted request_uri_parameter_supported means true (OIDC Discovery §3),
+        # and /authorize takes request objects neither by value nor by reference.
         "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,
     }
     if "authorization_code" not in grants:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from mock_op_auth.errors import InvalidRequestError
+from mock_op_auth.json_input import JsonNestingError, parse_json
 from mock_op_auth.tls.certs import ClientCertificate
 
 MAX_PARAMS = 100
@@ -52,6 +54,17 @@ class Call:
 
     def query_param(self, name: str) -> str | None:
         return _single(self.query, name)
+
+    def json(self) -> Any:
+        """The body as JSON (None when empty); ``invalid_request`` when it is not JSON or nested too deep."""
+        if not self.body.strip():
+            return None
+        try:
+            return parse_json(self.body)
+        except JsonNestingError as err:
+            raise InvalidRequestError(str(err)) from None
+        except ValueError:
+            raise InvalidRequestError("the body is not valid JSON") from None
 
     def form_dict(self) -> dict[str, str]:
         return _unique(self.form)

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from starlette.responses import Response
@@ -74,11 +73,7 @@ class IntentsHandler(BaseHandler[Intent]):
             raise AccessDeniedError("an authorization is created with a client-credentials token")
         if call.body and call.content_type != "application/json":
             raise InvalidRequestError("the body must be application/json")
-        try:
-            body = json.loads(call.body) if call.body.strip() else None
-        except ValueError:
-            raise InvalidRequestError("the body is not valid JSON") from None
-        return facts, intents.new(info.client_id, body, env.server_config.psd2)
+        return facts, intents.new(info.client_id, call.json(), env.server_config.psd2)
 
     def act(self, server: Server, checked: Intent, env: Env, override: TokenAction | None) -> Response:
         if self.action == "create":

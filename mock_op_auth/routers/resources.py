@@ -5,8 +5,9 @@
 fixture path goes straight to its handler instead of failing every other route's match first
 (that was a third of a resource request, docs/performance.md). The fixture's routes are compiled
 once per ``Config``, so ``--watch`` reloads them with everything else. A path of the server's own
-routes or the control plane is never taken here, so a fixture cannot shadow the server; every
-other path is answered here, 404 or 405 when no fixture route has it.
+routes or the control plane is never taken here, so a fixture cannot shadow the server.
+``FallbackRoute``, tried last, answers what no route serves in full: 405 with every method the
+path has (Starlette's own 405 names one route's methods only), else 404.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from mock_op_auth.op.api_key import require_api_key
 from mock_op_auth.server import Server
 
 CONTROL_PREFIX = "/_mock"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -70,15 +75,20 @@ class ResourceTable:
         self.config = config
         self.routes = [(compile_path(r.path)[0], r, ResourceHandler(r)) for r in config.resources]
 
-    def find(self, method: str, path: str) -> tuple[ResourceHandler | None, bool]:
-        """The handler for ``method path``, and whether the path exists under another method."""
-        path_known = False
+    def find(self, method: str, path: str) -> ResourceHandler | None:
+        """The handler for ``method path``."""
         for pattern, route, handler in self.routes:
+            if pattern.match(path) and (method in route.methods or (method == "HEAD" and "GET" in route.methods)):
+                return handler
+        return None
+
+    def methods(self, path: str) -> set[str]:
+        """Every method some fixture route serves ``path`` with (HEAD with GET)."""
+        methods: set[str] = set()
+        for pattern, route, _ in self.routes:
             if pattern.match(path):
-                if method in route.methods or (method == "HEAD" and "GET" in route.methods):
-                    return handler, True
-                path_known = True
-        return None, path_known
+                methods.update(route.methods)
+        return methods | ({"HEAD"} if "GET" in methods else set())
 
 
 class ResourceRoute(BaseRoute):
@@ -102,19 +112,42 @@ class ResourceRoute(BaseRoute):
         if scope["type"] != "http":
             return Match.NONE, {}
         path = scope["path"]
-        found = self.table().find(scope["method"], path)
-        if self.reserved(path):
+        handler = self.table().find(scope["method"], path)
+        if handler is None or self.reserved(path):
             return Match.NONE, {}
-        return Match.FULL, {"mock_op_auth.resource": found}
+        return Match.FULL, {"mock_op_auth.resource": handler}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await run(self.server, Request(scope, receive), scope["mock_op_auth.resource"])
+        await response(scope, receive, send)
+
+
+class FallbackRoute(BaseRoute):
+    """Last of the app's routes: a request no route served in full (see the module docstring)."""
+
+    def __init__(self, resources: ResourceRoute, routes: list[BaseRoute]) -> None:
+        self.resources = resources
+        self.routes = routes  # the app's own list, read per request: everything mounted before this
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return (Match.FULL, {}) if scope["type"] == "http" else (Match.NONE, {})
+
+    def allowed(self, scope: Scope) -> set[str]:
+        """Every method the path is served with, by the server's routes (asked through ``matches``,
+        so nested routers count too) or by the fixture's resources."""
+        own = [r for r in self.routes if not isinstance(r, ResourceRoute | FallbackRoute)]
+        methods = {m for m in METHODS if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in own)}
+        if not self.resources.reserved(scope["path"]):
+            methods |= self.resources.table().methods(scope["path"])
+        return methods
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        handler, path_known = scope["mock_op_auth.resource"]
-        if handler is None:
-            status = 405 if path_known else 404
-            response = json_response({"error": "not_found" if status == 404 else "method_not_allowed",
-                                      "error_description": f"no route for {request.method} {path_of(request)}"},
-                                     status)
+        description = f"no route for {request.method} {path_of(request)}"
+        allowed = self.allowed(scope)
+        if allowed:
+            response = json_response({"error": "method_not_allowed", "error_description": description}, 405,
+                                     {"Allow": ", ".join(sorted(allowed))})
         else:
-            response = await run(self.server, request, handler)
+            response = json_response({"error": "not_found", "error_description": description}, 404)
         await response(scope, receive, send)

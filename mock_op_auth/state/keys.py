@@ -31,6 +31,7 @@ from jose.backends.cryptography_backend import CryptographyRSAKey
 from jose.exceptions import JOSEError, JWKError
 
 from mock_op_auth.errors import InvalidTokenError
+from mock_op_auth.json_input import parse_json
 from mock_op_auth.state.clock import Clock
 
 SUPPORTED_ALGS = ("RS256", "ES256", "PS256")
@@ -188,6 +189,7 @@ def half_hash(value: str) -> str:
 
 def unverified_header(token: str) -> dict[str, Any]:
     try:
+        parse_json(_unb64(token.partition(".")[0]))  # nesting bounded before python-jose parses the header
         header = jws.get_unverified_header(token)
     except (JOSEError, ValueError, TypeError, UnicodeDecodeError):
         raise InvalidTokenError("malformed") from None
@@ -198,7 +200,7 @@ def unverified_header(token: str) -> dict[str, Any]:
 
 def _payload(raw: bytes) -> dict[str, Any]:
     try:
-        claims = json.loads(raw)
+        claims = parse_json(raw)
     except ValueError:
         raise InvalidTokenError("malformed") from None
     if not isinstance(claims, dict):

@@ -13,7 +13,7 @@ PACKAGE = Path(mock_op_auth.__file__).parent
 
 # Bottom to top: a module may import its own layer and those below, never one above.
 LAYERS: list[set[str]] = [
-    {"errors", "settings"},
+    {"errors", "settings", "json_input"},
     {"config", "state", "scenarios", "tls"},
     {"oauth"},
     {"op", "dialects"},

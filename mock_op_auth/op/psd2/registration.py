@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from mock_op_auth.errors import (
     InvalidRequestError,
     OAuthError,
 )
+from mock_op_auth.json_input import parse_json
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.issuer import random_token
 from mock_op_auth.oauth.request import Call
@@ -50,7 +50,7 @@ def unverified_claims(token: str, what: str) -> dict[str, Any]:
     if len(parts) != 3:
         raise registration_error("invalid_software_statement", f"the {what} is not a signed JWT")
     try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        claims = parse_json(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (binascii.Error, ValueError):
         raise registration_error("invalid_software_statement", f"the {what} is not a signed JWT") from None
     if not isinstance(claims, dict):
