@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +19,7 @@ import jwt
 
 from mock_op_auth import create_app
 from mock_op_auth.config.loader import load_fixtures
+from mock_op_auth.tls.certs import CertificateAuthority, ensure_ca, issue_client_certificate
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -42,9 +45,29 @@ def app_for(name: str, **server_changes: Any) -> Any:
     return create_app(config)
 
 
+@functools.cache
+def _test_ca() -> CertificateAuthority:
+    """One throwaway CA for the run: a forwarded certificate is trusted as the proxy verified it."""
+    return ensure_ca(Path(tempfile.mkdtemp(prefix="op-helpers-ca-")))
+
+
+@functools.cache
+def forwarded_certificate(subject: str) -> str:
+    """A client certificate for ``subject`` as OP's sandbox forwards it: one-line PEM in x-client-certificate."""
+    cert_pem, _ = issue_client_certificate(_test_ca(), subject)
+    return "".join(cert_pem.splitlines())
+
+
 @asynccontextmanager
 async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+    """A client of ``app`` that, like OP's TPPs, presents the mutual-TLS certificate of the fixture's
+    client that requires one (in the fixture's ``client_certificate_header``, as OP's sandbox takes it)."""
+    config = app.state.server.config
+    headers = {}
+    subjects = [c.tls_client_auth_subject_dn for c in config.clients.values() if c.require_mtls]
+    if config.server.client_certificate_header and len(subjects) == 1:
+        headers[config.server.client_certificate_header] = forwarded_certificate(str(subjects[0]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE, headers=headers) as c:
         yield c
 
 

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 import yaml
@@ -179,3 +181,31 @@ def test_entrypoint_runs_other_commands_as_given(image_venv: Path) -> None:
                             env=image_env(image_venv, free_port()), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "sandbox.yaml: ok" in result.stdout
+
+
+def test_the_image_serves_https_with_its_tls_dir_and_the_healthcheck_follows(image_venv: Path,
+                                                                              tmp_path: Path) -> None:
+    """MOCK_OP_AUTH_TLS=1 as a compose file sets it: the entrypoint serves HTTPS with a CA made in the
+    TLS directory (the image's ENV names /tls), and the image's HEALTHCHECK checks over HTTPS."""
+    assert re.search(r"^\s*MOCK_OP_AUTH_TLS_DIR=/tls\b", DOCKERFILE.read_text(), re.M)
+    port = free_port()
+    env = {**image_env(image_venv, port), "MOCK_OP_AUTH_TLS": "1", "MOCK_OP_AUTH_TLS_DIR": str(tmp_path / "tls"),
+           "MOCK_OP_AUTH_TLS_HOSTS": "op-auth"}
+    entrypoint = ROOT / "docker" / Path(instruction("ENTRYPOINT")[0]).name
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(["sh", str(entrypoint), *instruction("CMD"), "--host", "127.0.0.1"], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            result = subprocess.run(instruction("HEALTHCHECK"), env=env, capture_output=True, text=True, timeout=30)
+            if result.returncode == 0 or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert result.returncode == 0, (result.stderr, log.read_text())
+        assert (tmp_path / "tls" / "ca.crt").exists()
+        context = ssl.create_default_context(cafile=str(tmp_path / "tls" / "ca.crt"))
+        assert httpx.get(f"https://127.0.0.1:{port}/_mock/health", verify=context).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -13,11 +13,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import ssl
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.test_cli import CLI, free_port, wait_ready
@@ -53,16 +56,37 @@ def segments(path: Path) -> list[Segment]:
     return [s for s in found if any(line.strip() and not line.lstrip().startswith("#") for line in s.lines)]
 
 
-def run_segment(segment: Segment) -> subprocess.CompletedProcess[str]:
+def wait_ready_tls(url: str, proc: subprocess.Popen[str], tls_dir: Path, timeout: float = 20) -> None:
+    """``wait_ready`` for ``serve --tls``: the CA it makes on start is the one to trust."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            context = ssl.create_default_context(cafile=str(tls_dir / "ca.crt"))
+            if httpx.get(f"{url}/_mock/health", timeout=0.5, verify=context).status_code == 200:
+                return
+        except (httpx.TransportError, OSError, ssl.SSLError):
+            time.sleep(0.05)
+    raise AssertionError("server did not become ready")
+
+
+def run_segment(segment: Segment, tls_dir: Path) -> subprocess.CompletedProcess[str]:
+    """One server and its commands; both see ``MOCK_OP_AUTH_TLS_DIR``, so ``certs`` finds the server's CA."""
     port = free_port()
     args = [a for a in segment.args if a not in ("--port", "8080")]
     script = "\n".join(segment.lines).replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-    env = {**os.environ, **segment.env, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MOCK_OP_AUTH_TLS_DIR": str(tls_dir), **segment.env,
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    tls = "--tls" in args or segment.env.get("MOCK_OP_AUTH_TLS") in ("1", "true")
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     with subprocess.Popen([*CLI, "serve", *args, "--port", str(port), "--log-level", "warning"], cwd=ROOT,
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
         try:
-            wait_ready(url, proc)
+            if tls:
+                wait_ready_tls(url, proc, tls_dir)
+            else:
+                wait_ready(url, proc)
             return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, capture_output=True,
                                   text=True, timeout=120, env=env)
         finally:
@@ -71,10 +95,10 @@ def run_segment(segment: Segment) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("doc", [d for d in DOCS if segments(d)], ids=lambda d: d.name)
-def test_shell_examples_run_as_written(doc: Path) -> None:
+def test_shell_examples_run_as_written(doc: Path, tmp_path: Path) -> None:
     output = ""
     for segment in segments(doc):
-        result = run_segment(segment)
+        result = run_segment(segment, tmp_path / "tls")
         assert result.returncode == 0, f"{doc.name} examples failed:\n{result.stdout}\n{result.stderr}"
         output += result.stdout
     for expected in EXPECT.findall(doc.read_text()):
