@@ -4,7 +4,8 @@ built here (bench/baselines.py), measured in the same run with wrk on the other 
     python bench/run.py [--duration 5] [--markdown FILE]
 
 Measures client-credentials tokens/s with p50/p99 for RS256 JWT and opaque tokens, resource-stub
-requests/s with a valid token (concurrency 16 and 64), cold start (spawn to the first 200 token
+requests/s with a valid token (concurrency 16 and 64), RS256 tokens/s over TLS against the signing
+baseline over TLS (same certificate), cold start (spawn to the first 200 token
 response) and RSS after load, and prints each as a ratio against its target. Installs Debian's
 wrk when it is missing. Every server listens on 127.0.0.1 only; every load run is bounded in time.
 """
@@ -17,6 +18,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -77,12 +79,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def post_token(port: int, timeout: float = 2.0) -> dict[str, object] | None:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/token", data=FORM.encode(), method="POST",
+def post_token(port: int, timeout: float = 2.0, tls: ssl.SSLContext | None = None) -> dict[str, object] | None:
+    scheme = "https" if tls else "http"
+    request = urllib.request.Request(f"{scheme}://127.0.0.1:{port}/token", data=FORM.encode(), method="POST",
                                      headers={"Authorization": BASIC,
                                               "Content-Type": "application/x-www-form-urlencoded"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=tls) as response:
             return json.loads(response.read()) if response.status == 200 else None
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -94,6 +97,7 @@ class Target:
 
     name: str
     argv: list[str]
+    tls: ssl.SSLContext | None = None  # HTTPS: the context that trusts its certificate
 
     def start(self) -> tuple[subprocess.Popen[bytes], int, float]:
         """Spawn on a fresh port; returns (process, port, seconds from spawn to the first 200 token)."""
@@ -104,7 +108,7 @@ class Target:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = started + 30
         while time.perf_counter() < deadline:
-            if post_token(port, timeout=1.0) is not None:
+            if post_token(port, timeout=1.0, tls=self.tls) is not None:
                 return proc, port, time.perf_counter() - started
             if proc.poll() is not None:
                 raise SystemExit(f"{self.name} exited: {proc.stderr.read().decode() if proc.stderr else ''}")
@@ -130,10 +134,10 @@ def rss_mib(pid: int) -> float:
 
 
 def wrk(binary: str, script: Path, port: int, conns: int, duration: int, path: str = "/token",
-        method: str = "POST", auth: str = BASIC, api_key: str = "") -> dict[str, float]:
+        method: str = "POST", auth: str = BASIC, api_key: str = "", scheme: str = "http") -> dict[str, float]:
     env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": FORM, "BENCH_AUTH": auth, "BENCH_API_KEY": api_key}
     out = subprocess.run(["taskset", "-c", LOAD_CORE, binary, "-t", "2", "-c", str(conns), "-d", f"{duration}s",
-                          "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{port}{path}"],
+                          "--timeout", "5s", "-s", str(script), f"{scheme}://127.0.0.1:{port}{path}"],
                          env=env, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
     data = json.loads(line[6:])
@@ -189,11 +193,22 @@ def main() -> int:
     uvicorn = [py, "-m", "uvicorn", "--app-dir", str(BENCH), "--host", "127.0.0.1", "--port", "{port}",
                "--log-level", "warning", "--no-access-log"]
     serve = [str(BIN / "mock-op-auth"), "serve", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
+    # HTTPS: the mock with its own TLS directory, the signing baseline with the same certificate.
+    from mock_op_auth.tls.certs import ensure_server_cert
+
+    tls_dir = tmp / "tls"
+    server_cert = ensure_server_cert(tls_dir)
+    trust = ssl.create_default_context(cafile=str(server_cert.ca.cert_file))
     targets = {
         "static": Target("static", [*uvicorn, "baselines:static_app"]),
         "signing": Target("signing", [*uvicorn, "baselines:signing_app"]),
         "jwt": Target("jwt", [*serve, "--fixtures", str(paths["jwt"])]),
         "opaque": Target("opaque", [*serve, "--fixtures", str(paths["opaque"])]),
+        "signing_tls": Target("signing_tls", [*uvicorn, "--ssl-keyfile", str(server_cert.key_file),
+                                              "--ssl-certfile", str(server_cert.cert_file), "baselines:signing_app"],
+                              trust),
+        "jwt_tls": Target("jwt_tls", [*serve, "--tls", "--tls-dir", str(tls_dir), "--fixtures", str(paths["jwt"])],
+                          trust),
     }
     cold = cold_starts([targets["static"], targets["jwt"]], args.cold_runs)
     # All four servers run side by side (each pinned to the server core, idle unless loaded) and
@@ -204,13 +219,15 @@ def main() -> int:
     runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     rss: dict[str, float] = {}
     try:
-        for _, port in started.values():
-            wrk(binary, script, port, 16, 1)  # warm-up
+        schemes = {name: "https" if target.tls else "http" for name, target in targets.items()}
+        for name, (_, port) in started.items():
+            wrk(binary, script, port, 16, 1, scheme=schemes[name])  # warm-up
         jwt_port = started["jwt"][1]
         for _ in range(args.rounds):
             for name, (_, port) in started.items():
                 for conns in CONCURRENCY:
-                    runs.setdefault((name, conns), []).append(wrk(binary, script, port, conns, args.duration))
+                    runs.setdefault((name, conns), []).append(
+                        wrk(binary, script, port, conns, args.duration, scheme=schemes[name]))
             # A fresh token per round: the store keeps at most 50,000 live tokens, and a token it
             # has dropped (the oldest first) is refused like any token it does not know.
             token = post_token(jwt_port)
@@ -237,9 +254,12 @@ def render(results: dict[tuple[str, int], dict[str, float]], cold: dict[str, flo
     rows = ["| measure | c | value | p50 ms | p99 ms | errors | baseline | ratio | target | ok |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, base, target in (("signing", None, None), ("static", None, None), ("jwt", "signing", 0.8),
-                               ("opaque", "static", 0.5), ("resource", "static", 0.5)):
+                               ("opaque", "static", 0.5), ("resource", "static", 0.5),
+                               ("signing_tls", None, None), ("jwt_tls", "signing_tls", 0.8)):
         label = {"signing": "signing baseline tokens/s", "static": "static baseline tokens/s",
-                 "jwt": "RS256 JWT tokens/s", "opaque": "opaque tokens/s", "resource": "resource requests/s"}[name]
+                 "jwt": "RS256 JWT tokens/s", "opaque": "opaque tokens/s", "resource": "resource requests/s",
+                 "signing_tls": "signing baseline tokens/s over TLS",
+                 "jwt_tls": "RS256 JWT tokens/s over TLS"}[name]
         for conns in CONCURRENCY:
             r = results[(name, conns)]
             if base is None:
