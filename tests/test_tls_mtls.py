@@ -144,3 +144,24 @@ def test_tls_1_2_and_1_3_are_served(mock: OpAuth, version: ssl.TLSVersion) -> No
     context.minimum_version = context.maximum_version = version
     with httpx.Client(base_url=mock.url, verify=context) as http:
         assert http.get("/_mock/health").status_code == 200
+
+
+def test_ops_psd2_token_path_over_mutual_tls_as_ops_tpp_app_calls_it() -> None:
+    """client_secret_post + x-api-key + the certificate in the handshake (op-auth.md §4.2, the demo app's
+    services/token.ts); the token is bound to the certificate at the AIS intent API."""
+    with run_server(ROOT / "fixtures" / "op-psd2.yaml", tls=True) as psd2:
+        form = {"grant_type": "client_credentials", "scope": "accounts", "client_id": "psd2-tpp",
+                "client_secret": "tpp-secret"}
+        headers = {"x-api-key": "tpp-api-key", "x-request-id": "1", "x-session-id": "2"}
+        with client(psd2) as bare:
+            refused = bare.post("/oauth/token", data=form, headers=headers)
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+        with client(psd2, psd2.client_certificate("CN=psd2-tpp,O=Sandbox TPP,C=FI")) as tpp:
+            response = tpp.post("/oauth/token", data=form, headers=headers)
+            assert response.status_code == 200, response.text
+            access = response.json()["access_token"]
+            auth = {**headers, "authorization": f"Bearer {access}", "content-type": "application/json"}
+            assert tpp.post("/accounts-psd2/v1/authorizations", headers=auth, content="{}").status_code == 201
+        with client(psd2, psd2.client_certificate("CN=other-tpp,O=Sandbox TPP,C=FI")) as other:
+            assert other.post("/oauth/token", data=form, headers=headers).status_code == 401
+            assert other.post("/accounts-psd2/v1/authorizations", headers=auth, content="{}").status_code == 401
