@@ -16,6 +16,7 @@ from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from mock_op_auth.oauth.introspection import IntrospectionService
 from mock_op_auth.oauth.issuer import TokenIssuer
+from mock_op_auth.oauth.sessions import SessionService
 from mock_op_auth.oauth.tokens import TokenService
 from mock_op_auth.op.psd2.authorize import Psd2Authorizer
 from mock_op_auth.op.psd2.exemption import JwtBearerGrant
@@ -68,7 +69,8 @@ class Server:
         self.journal = Journal(config.server.journal_size)
         self.issuer = TokenIssuer(self.keys, self.store, self.clock)
         self.bearer = BearerValidator(self.keys, self.store, self.clock)
-        self.authorizer = AuthorizeService(self.store, self.clock)
+        self.sessions = SessionService(self.store, self.clock)
+        self.authorizer = AuthorizeService(self.store, self.clock, self.sessions)
         self.introspection = IntrospectionService(self.store, self.bearer, self.clock)
         intents = IntentService(self.store, self.clock)
         self.psd2 = Psd2Services(
