@@ -17,6 +17,7 @@ from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from mock_op_auth.oauth.introspection import IntrospectionService
 from mock_op_auth.oauth.issuer import TokenIssuer
+from mock_op_auth.oauth.logout import LogoutService
 from mock_op_auth.oauth.sessions import SessionService
 from mock_op_auth.oauth.tokens import TokenService
 from mock_op_auth.op.psd2.authorize import Psd2Authorizer
@@ -73,6 +74,7 @@ class Server:
         self.client_auth = ClientAuthenticator(self.store, self.clock)
         self.sessions = SessionService(self.store, self.clock)
         self.authorizer = AuthorizeService(self.store, self.clock, self.sessions)
+        self.logout = LogoutService(self.sessions, self.keys, self.store, self.clock)
         self.introspection = IntrospectionService(self.store, self.bearer, self.clock)
         intents = IntentService(self.store, self.clock)
         self.psd2 = Psd2Services(

@@ -57,12 +57,12 @@ def authorize_error(err: OAuthError, issuer: str) -> Response:
     return error_page(err)
 
 
-def error_page(err: OAuthError) -> Response:
+def error_page(err: OAuthError, title: str = "Authorization error") -> Response:
     """The page a user sees when the client cannot be trusted with the error (never a redirect).
 
     Plain HTML rather than a template: it is rendered on error paths that must not load Jinja."""
-    body = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Authorization error</title></head>"
-            f"<body><main><h1>Authorization error</h1><p><strong>{escape(err.code)}</strong></p>"
+    body = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title></head>"
+            f"<body><main><h1>{escape(title)}</h1><p><strong>{escape(err.code)}</strong></p>"
             f"<p>{escape(err.description)}</p></main></body></html>")
     status = err.status if err.status >= 400 else 400
     return HTMLResponse(body, status_code=status if status != 401 else 400, headers=NO_STORE)

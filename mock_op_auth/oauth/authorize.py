@@ -246,7 +246,7 @@ class AuthorizeService:
         started = None
         if session is None:  # a new login, or the session ended meanwhile: a new session
             session = started = self.sessions.start(req.user, req.subject, env.server_config.session_ttl,
-                                                    req.client_id)
+                                                    req.client_id, env.issuer)
         code = secrets.token_urlsafe(32)
         self.store.put_code(AuthCode(
             code=code, client_id=req.client_id, redirect_uri=req.redirect_uri_sent, scope=req.scope,

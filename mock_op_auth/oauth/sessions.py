@@ -61,11 +61,11 @@ class SessionService:
         self.store = store
         self.clock = clock
 
-    def start(self, user: str | None, subject: str, ttl: int, client_id: str) -> Session:
-        """A new login of ``user`` (``subject``), for ``client_id``'s request."""
+    def start(self, user: str | None, subject: str, ttl: int, client_id: str, issuer: str) -> Session:
+        """A new login of ``user`` (``subject``), for ``client_id``'s request answered as ``issuer``."""
         now = self.clock.now_int()
         session = Session(sid=secrets.token_urlsafe(16), secret=secrets.token_urlsafe(24), user=user,
-                          subject=subject, auth_time=now, expires_at=now + ttl, clients=(client_id,))
+                          subject=subject, auth_time=now, expires_at=now + ttl, clients=(client_id,), issuer=issuer)
         self.store.put_session(session)
         return session
 

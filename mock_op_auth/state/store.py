@@ -117,6 +117,7 @@ class Session:
     expires_at: float
     clients: tuple[str, ...] = ()
     grant_ids: tuple[str, ...] = ()
+    issuer: str = ""  # the issuer its ID tokens name; its logout tokens name the same
 
 
 @dataclass(frozen=True)
