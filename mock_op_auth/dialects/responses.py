@@ -40,7 +40,9 @@ def quote_header(value: str) -> str:
 def redirect_with(uri: str, params: dict[str, str], mode: str = "query") -> Response:
     """Send the user agent back to the client with ``params`` (RFC 6749 §4.1.2, OAuth response modes)."""
     encoded = urlencode({k: v for k, v in params.items() if v is not None})
-    if mode == "fragment":
+    if not encoded:
+        target = uri
+    elif mode == "fragment":
         target = f"{uri.split('#')[0]}#{encoded}"
     else:
         target = f"{uri}{'&' if '?' in uri else '?'}{encoded}"
