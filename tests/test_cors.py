@@ -144,6 +144,8 @@ async def test_the_control_api_answers_only_server_cors_origins(client: httpx.As
         answer = await c.get("/_mock/clock", headers={"Origin": "http://dashboard.test:3000"})
         assert answer.headers["access-control-allow-origin"] == "http://dashboard.test:3000"
         assert "access-control-allow-origin" not in (await c.get("/_mock/clock", headers={"Origin": SPA})).headers
+        protocol = await c.get("/jwks", headers={"Origin": "http://dashboard.test:3000"})  # listed: everywhere
+        assert protocol.headers["access-control-allow-origin"] == "http://dashboard.test:3000"
 
 
 async def test_the_front_channel_has_no_cors(client: httpx.AsyncClient) -> None:

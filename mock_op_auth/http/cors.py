@@ -4,10 +4,10 @@ their own origin (DESIGN §9).
 
 An origin may call when it is one of a client's ``allowed_origins`` (default: the origins of its
 ``redirect_uris``; a loopback redirect URI, which matches any port, RFC 8252 §7.3, allows its
-host on any port too), or any origin with ``server.cors_origins: "*"``. A request that names no
-verified client (preflights, discovery, the JWKS, an error before authentication) is judged
-against every client's origins; one from a verified client (the runner puts it in the ASGI scope)
-against that client's. ``/_mock`` answers only ``server.cors_origins``. The front channel
+host on any port too) or of ``server.cors_origins``; any origin with ``server.cors_origins: "*"``.
+A request that names no verified client (preflights, discovery, the JWKS, an error before
+authentication) is judged against every client's origins; one from a verified client (the runner
+puts it in the ASGI scope) against that client's. ``/_mock`` answers only ``server.cors_origins``. The front channel
 (``/authorize``, the login form, ``/logout``) is navigated to, never fetched: no CORS there.
 
 The allowed origin is reflected, never ``*``; credentials are allowed for origins named in the
@@ -96,7 +96,7 @@ class OriginPolicy:
             named = self.control.allows(origin)
             return named, named
         origins = self.clients.get(client_id, self.union) if client_id is not None else self.union
-        if origins.allows(origin):
+        if origins.allows(origin) or self.control.allows(origin):
             return True, True
         return self.any_origin, False
 
