@@ -26,12 +26,14 @@ from mock_op_auth.config.schema import Config
 from mock_op_auth.control import api, dashboard
 from mock_op_auth.dialects import DIALECTS, ApigeeDialect, Psd2Dialect, RfcDialect
 from mock_op_auth.dialects.responses import json_response
+from mock_op_auth.http.cors import CorsEdge
 from mock_op_auth.http.limits import ControlBodyLimit
 from mock_op_auth.http.pages import Pages
 from mock_op_auth.http.runner import Handler, run
 from mock_op_auth.routers.authorize import DECISION_PATH, AuthorizeHandler, DecisionHandler
 from mock_op_auth.routers.discovery import DocumentHandler, discovery_document, jwks_document
 from mock_op_auth.routers.introspection import IntrospectHandler, RevokeHandler
+from mock_op_auth.routers.logout import LogoutHandler
 from mock_op_auth.routers.op_token import PSD2_GRANTS, ApigeeTokenHandler, Psd2TokenHandler
 from mock_op_auth.routers.psd2 import INTENTS, IntentsHandler, Psd2AuthorizeHandler, RegisterHandler
 from mock_op_auth.routers.resources import FallbackRoute, ResourceRoute
@@ -48,6 +50,9 @@ log = logging.getLogger("mock_op_auth")
 AUTHORIZE_RESPONSES = {200: {"description": "the login page (login: page, or prompt=login)"},
                        302: {"description": "back to the client's redirect_uri"},
                        400: {"description": "an error page: unknown client or redirect_uri"}}
+LOGOUT_RESPONSES = {200: {"description": "signed out (no post_logout_redirect_uri given)"},
+                    302: {"description": "back to the client's post_logout_redirect_uri, with state"},
+                    400: {"description": "an error page: forged id_token_hint, unregistered post_logout_redirect_uri"}}
 DECISION_RESPONSES = {302: {"description": "back to the client with a code, or with access_denied"},
                       400: {"description": "an error page: bad CSRF token, unknown or used request"}}
 
@@ -73,6 +78,7 @@ def protocol_routes() -> tuple[Endpoint, ...]:
     jwks = DocumentHandler("jwks", jwks_document)
     authorize = AuthorizeHandler(rfc, pages)
     userinfo = UserinfoHandler()
+    logout = LogoutHandler(pages)
     return (
         Endpoint("token", ("POST",), "/token", TokenHandler(rfc), "Token endpoint (RFC 6749 §3.2)", "oauth"),
         Endpoint("apigee_token", ("POST",), "/auth/v2/accesstoken", ApigeeTokenHandler(ApigeeDialect()),
@@ -97,6 +103,10 @@ def protocol_routes() -> tuple[Endpoint, ...]:
                  AUTHORIZE_RESPONSES),
         Endpoint("decide", ("POST",), DECISION_PATH, DecisionHandler(rfc), "The login page's Approve or Deny",
                  "oauth", DECISION_RESPONSES),
+        Endpoint("end_session", ("GET",), "/logout", logout, "RP-Initiated Logout (end_session_endpoint)", "oidc",
+                 LOGOUT_RESPONSES),
+        Endpoint("end_session", ("POST",), "/logout", logout, "RP-Initiated Logout (end_session_endpoint)", "oidc",
+                 LOGOUT_RESPONSES),
         Endpoint("psd2_authorize", ("GET",), "/oauth/authorize", Psd2AuthorizeHandler(),
                  "OP PSD2 authorization endpoint (signed request object)", "op",
                  {200: {"description": "Successful Response"}}),
@@ -150,6 +160,7 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
     app.router.routes.insert(0, resources)
     app.router.routes.append(FallbackRoute(resources, app.router.routes))
     app.add_middleware(ControlBodyLimit)
+    app.add_middleware(CorsEdge, server=server)  # outermost: refusals of the body limit get CORS headers too
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -13,10 +13,13 @@ from mock_op_auth.config.schema import Client, Config, ServerConfig
 from mock_op_auth.dialects import Dialect
 from mock_op_auth.oauth.authorize import AuthorizeService
 from mock_op_auth.oauth.bearer import BearerValidator
+from mock_op_auth.oauth.clients import ClientAuthenticator
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from mock_op_auth.oauth.introspection import IntrospectionService
 from mock_op_auth.oauth.issuer import TokenIssuer
+from mock_op_auth.oauth.logout import LogoutService
+from mock_op_auth.oauth.sessions import SessionService
 from mock_op_auth.oauth.tokens import TokenService
 from mock_op_auth.op.psd2.authorize import Psd2Authorizer
 from mock_op_auth.op.psd2.exemption import JwtBearerGrant
@@ -75,7 +78,10 @@ class Server:
         self.journal = Journal(config.server.journal_size)
         self.issuer = TokenIssuer(self.keys, self.store, self.clock)
         self.bearer = BearerValidator(self.keys, self.store, self.clock)
-        self.authorizer = AuthorizeService(self.store, self.clock)
+        self.client_auth = ClientAuthenticator(self.store, self.clock)
+        self.sessions = SessionService(self.store, self.clock)
+        self.authorizer = AuthorizeService(self.store, self.clock, self.sessions)
+        self.logout = LogoutService(self.sessions, self.keys, self.store, self.clock)
         self.introspection = IntrospectionService(self.store, self.bearer, self.clock)
         intents = IntentService(self.store, self.clock)
         self.psd2 = Psd2Services(
@@ -86,7 +92,8 @@ class Server:
         )
         grant_args = (self.store, self.issuer, self.clock)
         self.tokens = TokenService([AuthorizationCodeGrant(*grant_args), ClientCredentialsGrant(*grant_args),
-                                    RefreshTokenGrant(*grant_args), JwtBearerGrant(*grant_args, intents)])
+                                    RefreshTokenGrant(*grant_args), JwtBearerGrant(*grant_args, intents)],
+                                   self.client_auth)
         self._issuers: dict[str, None] = {}
         self._merged: tuple[Config, tuple[str, ...], Config] | None = None  # (fixture, registered ids, merged)
         self._lock = threading.Lock()

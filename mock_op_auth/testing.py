@@ -70,6 +70,7 @@ class OpAuth:
         self.token_url = f"{self.url}/token"
         self.authorize_url = f"{self.url}/authorize"
         self.jwks_url = f"{self.url}/jwks"
+        self.logout_url = f"{self.url}/logout"  # end_session_endpoint (RP-Initiated Logout)
         self.discovery_url = f"{self.url}/.well-known/openid-configuration"
         self.ca_file: str | None = str(ca_file) if ca_file is not None else None
         self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -149,6 +150,15 @@ class OpAuth:
         """Mint an access token directly (``POST /_mock/tokens``): ``sub``, ``scope``, ``expires_in``,
         ``claims``, ``format``, ``defect``; returns the token string."""
         return str(self._call("POST", "/_mock/tokens", json={"client_id": client_id, **fields})["access_token"])
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """The live login sessions: ``[{"sid", "user", "subject", "clients", "auth_time", "expires_at"}]``."""
+        return list(self._call("GET", "/_mock/sessions")["sessions"])
+
+    def end_session(self, sid: str | None = None) -> None:
+        """End one login session (``sid``) or all of them, as a logout does: back-channel logout to
+        their clients, and with ``server.revoke_on_logout`` their tokens revoked. An unknown sid raises."""
+        self._call("DELETE", f"/_mock/sessions/{sid}" if sid is not None else "/_mock/sessions")
 
     def token(self, client_id: str = "demo-client", client_secret: str = "demo-secret",
               scope: str | None = None) -> str:

@@ -145,6 +145,7 @@ def test_deny_by_keyboard_alone_returns_access_denied(page: Page, live_url: str)
 
 def test_dashboard_revokes_a_live_token(page: Page, live_url: str, tmp_path: Path) -> None:
     for _ in range(2):
+        page.context.clear_cookies()  # two separate logins: a login session would answer the second
         open_login(page, live_url)
         page.get_by_role("button", name="Approve as Bob Example").click()
         code = callback_params(page, live_url)["code"]

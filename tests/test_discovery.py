@@ -15,7 +15,8 @@ async def test_openid_configuration_advertises_what_is_enabled(client: httpx.Asy
     assert doc["code_challenge_methods_supported"] == ["S256", "plain"]
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
     assert doc["authorization_response_iss_parameter_supported"] is True
-    assert set(doc["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
+    assert set(doc["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post",
+                                                                 "client_secret_jwt", "none"}
     assert "accounts" in doc["scopes_supported"]
 
 
@@ -77,7 +78,7 @@ STATED = {
     "claims_parameter_supported": False,  # omitted: false
     "response_modes_supported": ["query"],  # omitted: ["query", "fragment"]
     "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],  # omitted: + implicit
-    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "none"],
 }
 
 

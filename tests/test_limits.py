@@ -118,7 +118,7 @@ async def test_deeply_nested_json_to_the_control_api_is_a_400(client: httpx.Asyn
                                                               shape: str) -> None:
     started = time.perf_counter()
     response = await client.request(method, path, content=DEEP_JSON[shape], headers=JSON)
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < 10  # a bound against a hang (a quadratic scan), not a speed check
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request"
     assert "nested" in response.json()["error_description"]

@@ -228,9 +228,13 @@ async def test_prompt_login_shows_the_page_even_with_auto_login() -> None:
         assert "Approve as Alice Example" in html
 
 
-async def test_prompt_none_with_auto_login_still_redirects_with_a_code() -> None:
+async def test_prompt_none_with_auto_login_needs_a_session_first() -> None:
+    # DESIGN §9: prompt=none answers from a login session; without one it is login_required.
     app = create_app(load_default())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
+        response = await authorize(client, prompt="none")
+        assert query_of(response.headers["location"])["error"] == "login_required"
+        assert (await authorize(client)).status_code == 302  # the auto login starts a session
         response = await authorize(client, prompt="none")
         assert "code" in query_of(response.headers["location"])
 

@@ -8,6 +8,7 @@ unknown scenario, a route naming a scope no client can get) are checked in ``Con
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,8 +23,11 @@ DialectName = Literal["rfc", "apigee", "psd2"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 EndpointName = Literal[
     "authorize", "token", "introspect", "revoke", "userinfo", "jwks", "discovery",
-    "resource", "intents", "register", "control",
+    "resource", "intents", "register", "control", "logout",
 ]
+# RFC 6749 §2.3 / RFC 7591 §2 / OIDC Core §9: how a client authenticates at the token endpoint.
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt",
+                     "tls_client_auth", "none"]
 
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})
 
@@ -58,6 +62,20 @@ class Psd2Settings(Model):
     intent_ttl: int = Field(90 * 86400, gt=0)  # an AIS consent lasts at most 90 days (op-auth.md §2.4)
 
 
+def check_origin(origin: str) -> str:
+    """A browser origin as a client's ``allowed_origins`` names it: ``scheme://host[:port]``, exactly
+    as a browser sends it in ``Origin`` (no path, no slash at the end); never ``*`` nor ``null``."""
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
+            or parts.fragment or parts.username is not None or origin != f"{parts.scheme}://{parts.netloc}":
+        raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+    return origin
+
+
 class ServerConfig(Model):
     access_token_ttl: int = Field(3600, gt=0)
     refresh_token_ttl: int = Field(1800, gt=0)
@@ -83,6 +101,16 @@ class ServerConfig(Model):
     @classmethod
     def _header_name(cls, name: str | None) -> str | None:
         return name.lower() if name else None
+    # Browser clients and relying parties (docs/browser-clients.md)
+    cors_origins: Literal["*"] | list[str] = []  # "*": any origin may call the protocol endpoints; /_mock: these
+    session_ttl: int = Field(86400, gt=0)  # seconds a login session lasts
+    revoke_on_logout: bool = False  # a logout also revokes the tokens issued in the session
+    backchannel_logout_timeout: float = Field(5, gt=0, le=5)  # seconds the logout page waits for receivers
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: Literal["*"] | list[str]) -> Literal["*"] | list[str]:
+        return origins if origins == "*" else [check_origin(o) for o in origins]
 
 
 class Client(Model):
@@ -96,12 +124,19 @@ class Client(Model):
     scenario: str | None = None
     jwks: dict[str, Any] | None = None
     jwks_file: str | None = None
+    token_endpoint_auth_method: AuthMethod | None = None  # None: whatever its secret, keys or certificate allow
+    allowed_origins: list[str] | None = None  # CORS; None: the origins of its redirect_uris
+    post_logout_redirect_uris: list[str] = []  # OpenID RP-Initiated Logout 1.0 §3.1
+    backchannel_logout_uri: str | None = None  # OpenID Back-Channel Logout 1.0 §2.2
     tls_client_auth_subject_dn: str | None = None  # RFC 8705 §2.1.2: the subject its certificate carries
     require_mtls: bool = False  # every token request presents that certificate, a secret or not
 
     @property
     def is_public(self) -> bool:
-        return self.secret is None and self.tls_client_auth_subject_dn is None
+        """No credentials at all: ``none`` (with PKCE). A client with keys or a certificate subject
+        and no secret (``private_key_jwt``, ``tls_client_auth``) is confidential."""
+        return (self.secret is None and self.token_endpoint_auth_method in (None, "none")
+                and self.tls_client_auth_subject_dn is None)
 
     @field_validator("tls_client_auth_subject_dn")
     @classmethod
@@ -111,6 +146,26 @@ class Client(Model):
 
             parse_dn(dn)  # DistinguishedNameError is a ValueError: a fixture error naming the field
         return dn
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _allowed_origins(cls, origins: list[str] | None) -> list[str] | None:
+        return None if origins is None else [check_origin(o) for o in origins]
+
+    @field_validator("post_logout_redirect_uris")
+    @classmethod
+    def _logout_uris(cls, uris: list[str]) -> list[str]:
+        for uri in uris:
+            if "://" not in uri or "#" in uri:
+                raise ValueError(f"{uri!r} is not an absolute URI without a fragment")
+        return uris
+
+    @field_validator("backchannel_logout_uri")
+    @classmethod
+    def _backchannel_uri(cls, uri: str | None) -> str | None:
+        if uri is not None and (urlsplit(uri).scheme not in ("http", "https") or "#" in uri):
+            raise ValueError(f"{uri!r} is not an absolute http(s) URI without a fragment")
+        return uri
 
     @field_validator("redirect_uris")
     @classmethod
@@ -130,6 +185,15 @@ class Client(Model):
             raise ValueError("give jwks or jwks_file, not both")
         if self.require_mtls and self.tls_client_auth_subject_dn is None:
             raise ValueError("require_mtls needs tls_client_auth_subject_dn: the subject its certificate carries")
+        method = self.token_endpoint_auth_method
+        if method in ("client_secret_basic", "client_secret_post", "client_secret_jwt") and self.secret is None:
+            raise ValueError(f"token_endpoint_auth_method {method} needs a secret")
+        if method == "private_key_jwt" and self.jwks is None and self.jwks_file is None:
+            raise ValueError("token_endpoint_auth_method private_key_jwt needs jwks or jwks_file")
+        if method == "none" and self.secret is not None:
+            raise ValueError("token_endpoint_auth_method none is for a client without a secret")
+        if method == "tls_client_auth" and self.tls_client_auth_subject_dn is None:
+            raise ValueError("token_endpoint_auth_method tls_client_auth needs tls_client_auth_subject_dn")
         return self
 
 

@@ -19,6 +19,7 @@ from mock_op_auth.control.journaling import JournaledRoute
 from mock_op_auth.control.key_rotation import KeyRotation, rotate_keys
 from mock_op_auth.control.live_tokens import LiveTokenList, live_tokens, revoke_live_token
 from mock_op_auth.control.minting import MintedToken, MintError, MintRequest, mint_token
+from mock_op_auth.control.sessions import SessionList, end_sessions, session_list
 from mock_op_auth.http.call import issuer_of
 from mock_op_auth.http.deps import ServerDep
 from mock_op_auth.json_input import JsonNestingError, parse_json
@@ -92,7 +93,7 @@ class JournalEntry(BaseModel):
     endpoint: str
     client_id: str | None = None
     grant_type: str | None = None
-    status: int
+    status: int | None = Field(description="the answer's status; null for an outgoing call that got no answer")
     scenario: str | None = None
     rule: str | None = Field(None, description="the rule that acted: runtime:N or <scenario>:<index>")
     params: dict[str, Any] = {}
@@ -244,6 +245,20 @@ def build_router() -> APIRouter:
     async def revoke_live(token_id: str, server: ServerDep) -> None:
         if not revoke_live_token(server, token_id):
             raise HTTPException(404, f"no live token {token_id}")
+
+    # Login sessions (DESIGN §9): ending one is a logout, back-channel logout included.
+    @router.get("/sessions", response_model=SessionList, summary="The live login sessions")
+    async def sessions(server: ServerDep) -> SessionList:
+        return SessionList(sessions=session_list(server))
+
+    @router.delete("/sessions", status_code=204, summary="End every login session (a logout of each)")
+    async def end_all(request: Request, server: ServerDep) -> None:
+        await end_sessions(server, [s.sid for s in server.sessions.live()], issuer_of(request, server.settings.issuer))
+
+    @router.delete("/sessions/{sid}", status_code=204, summary="End one login session (a logout)")
+    async def end_one(sid: str, request: Request, server: ServerDep) -> None:
+        if not await end_sessions(server, [sid], issuer_of(request, server.settings.issuer)):
+            raise HTTPException(404, f"no live session {sid[:64]}")
 
     root = APIRouter()
     root.include_router(public)

@@ -1,7 +1,8 @@
-"""The dashboard at /_mock/ui: active scenario, clock, live tokens and the request journal.
+"""The dashboard at /_mock/ui: active scenario, clock, live tokens, login sessions and the request journal.
 
 Plain HTML forms, no JavaScript. Every action does what the matching control-API call does
-(``PUT /_mock/scenario``, ``POST /_mock/clock``, ``DELETE /_mock/tokens/live/{id}``) and nothing a
+(``PUT /_mock/scenario``, ``POST /_mock/clock``, ``DELETE /_mock/tokens/live/{id}``,
+``DELETE /_mock/sessions/{sid}``) and nothing a
 test could not, then redirects back (303). With ``MOCK_OP_AUTH_ADMIN_TOKEN`` set the dashboard
 asks for it: as the password of HTTP Basic (any user name), so a browser can prompt for it, or as
 a bearer token. Form posts carry a CSRF token that must match the dashboard's own cookie.
@@ -19,8 +20,9 @@ from starlette.responses import RedirectResponse, Response
 
 from mock_op_auth.control.admin import require_ui_admin
 from mock_op_auth.control.live_tokens import live_tokens, revoke_live_token
+from mock_op_auth.control.sessions import end_sessions, session_list
 from mock_op_auth.errors import InvalidRequestError
-from mock_op_auth.http.call import read_body
+from mock_op_auth.http.call import issuer_of, read_body
 from mock_op_auth.http.deps import ServerDep
 from mock_op_auth.http.pages import Pages
 from mock_op_auth.oauth.clients import secrets_equal
@@ -33,7 +35,7 @@ JOURNAL_SHOWN = 200
 CLOCK_STEPS = ((60, "+1 minute"), (300, "+5 minutes"), (3600, "+1 hour"), (86400, "+1 day"))
 NOTICES = {
     "scenario": "Scenario changed.", "clock": "Clock moved.", "revoked": "Token revoked.",
-    "journal": "Journal emptied.",
+    "journal": "Journal emptied.", "session": "Session ended.",
 }
 
 
@@ -95,6 +97,7 @@ def build_router() -> APIRouter:
             active=active, now=fmt_time(server.clock.now()), offset=fmt_offset(server.clock.offset),
             offset_seconds=server.clock.offset, steps=CLOCK_STEPS, tokens=live_tokens(server),
             journal=journal_view(server), journal_shown=JOURNAL_SHOWN,
+            sessions=[{**s.model_dump(), "when": fmt_time(s.auth_time)} for s in session_list(server)],
         )
         response.set_cookie(CSRF_COOKIE, token, path=UI, httponly=True, samesite="strict")
         return response
@@ -133,6 +136,16 @@ def build_router() -> APIRouter:
         if not revoke_live_token(server, form.get("id", "")):
             return problem(404, "no live token with that id (expired or revoked already)")
         return back("revoked", "tokens")
+
+    @router.post("/sessions/end")
+    async def end_session(request: Request, server: ServerDep) -> Response:
+        try:
+            form = await read_form(request)
+        except InvalidRequestError as err:
+            return problem(400, err.description)
+        if not await end_sessions(server, [form.get("sid", "")], issuer_of(request, server.settings.issuer)):
+            return problem(404, "no live session with that sid (it ended already)")
+        return back("session", "sessions")
 
     @router.post("/journal/clear")
     async def clear_journal(request: Request, server: ServerDep) -> Response:

@@ -40,7 +40,9 @@ def quote_header(value: str) -> str:
 def redirect_with(uri: str, params: dict[str, str], mode: str = "query") -> Response:
     """Send the user agent back to the client with ``params`` (RFC 6749 §4.1.2, OAuth response modes)."""
     encoded = urlencode({k: v for k, v in params.items() if v is not None})
-    if mode == "fragment":
+    if not encoded:
+        target = uri
+    elif mode == "fragment":
         target = f"{uri.split('#')[0]}#{encoded}"
     else:
         target = f"{uri}{'&' if '?' in uri else '?'}{encoded}"
@@ -57,12 +59,12 @@ def authorize_error(err: OAuthError, issuer: str) -> Response:
     return error_page(err)
 
 
-def error_page(err: OAuthError) -> Response:
+def error_page(err: OAuthError, title: str = "Authorization error") -> Response:
     """The page a user sees when the client cannot be trusted with the error (never a redirect).
 
     Plain HTML rather than a template: it is rendered on error paths that must not load Jinja."""
-    body = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Authorization error</title></head>"
-            f"<body><main><h1>Authorization error</h1><p><strong>{escape(err.code)}</strong></p>"
+    body = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title></head>"
+            f"<body><main><h1>{escape(title)}</h1><p><strong>{escape(err.code)}</strong></p>"
             f"<p>{escape(err.description)}</p></main></body></html>")
     status = err.status if err.status >= 400 else 400
     return HTMLResponse(body, status_code=status if status != 401 else 400, headers=NO_STORE)

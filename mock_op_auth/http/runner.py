@@ -13,8 +13,10 @@ who it is (the client a bearer token was issued to, say), that one.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -33,6 +35,7 @@ from mock_op_auth.server import Server
 from mock_op_auth.state.journal import mask_headers, mask_params
 
 log = logging.getLogger("mock_op_auth")
+CLIENT_KEY = "mock_op_auth.client_id"  # ASGI scope key: the client a request was verified to come from
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ class Handler(Protocol[T]):
 
     ``check`` authenticates and validates the call into the facts scenario rules match and a
     checked request ``T``, storing nothing; ``act`` does the work through the services and
-    renders the answer in the handler's dialect; ``on_error`` is the one place an error may
+    renders the answer in the handler's dialect (a coroutine when it must wait on the network,
+    as logout does for its back-channel calls); ``on_error`` is the one place an error may
     change state (it sees the checked request when ``check`` got that far); ``render_error``
     renders an error and changes nothing.
     """
@@ -64,7 +68,8 @@ class Handler(Protocol[T]):
     dialect: Dialect
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, T]: ...
-    def act(self, server: Server, checked: T, env: Env, override: TokenAction | None) -> Response: ...
+    def act(self, server: Server, checked: T, env: Env,
+            override: TokenAction | None) -> Response | Awaitable[Response]: ...
     def on_error(self, server: Server, checked: T | None, err: OAuthError) -> None: ...
     def render_error(self, err: OAuthError, issuer: str) -> Response: ...
 
@@ -135,12 +140,14 @@ async def run(server: Server, request: Request, handler: Handler[Any]) -> Respon
             raise CustomOAuthError(rule.error.error, rule.error.error_description, rule.error.status,
                                    redirect=facts.redirect)
         else:
-            response = handler.act(server, checked, env, rule.token if rule else None)
+            answer = handler.act(server, checked, env, rule.token if rule else None)
+            response = await answer if inspect.isawaitable(answer) else answer
     except OAuthError as err:
         response = _error(server, handler, checked, err, issuer)
     except Exception:
         log.exception("unexpected error at %s %s", request.method, request.url.path)
         response = handler.render_error(ServerError("internal error"), issuer)
+    request.scope[CLIENT_KEY] = facts.client_id  # the CORS edge answers for this client's origins
     _record(server, request, handler, call, facts, scenario, outcome, response, started)
     return response
 

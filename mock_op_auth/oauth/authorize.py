@@ -6,8 +6,12 @@ client with ``error``, ``state`` and ``iss``. With ``login: auto`` the user is t
 ``login_hint`` (a fixture user's key, or any subject) or else the first fixture user. With
 ``login: page``, or ``prompt=login`` under any setting, the request waits in the store as a
 ``PendingRequest`` (single use, with its own CSRF token, expiring by the mock clock) until the
-user approves or denies it on the login page; ``prompt=none`` then cannot be honoured:
-``login_required``.
+user approves or denies it on the login page.
+
+Every login starts a session (``oauth/sessions.py``). A request from a browser with a live
+session is answered as that session's user without a login (``prompt=none`` included), unless
+``prompt=login``, an elapsed ``max_age`` or a ``login_hint`` naming someone else asks for a new
+one; ``prompt=none`` without a usable session is ``login_required`` (OIDC Core §3.1.2.1).
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from mock_op_auth.oauth.clients import match_redirect_uri, secrets_equal
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.oauth.scope import check_allowed, parse_scope
+from mock_op_auth.oauth.sessions import SessionService
 from mock_op_auth.state.clock import Clock
-from mock_op_auth.state.store import AuthCode, LoginRequest, Store
+from mock_op_auth.state.store import AuthCode, LoginRequest, Session, Store
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 PENDING_TTL = 600  # seconds a login page may stay open
@@ -51,15 +56,19 @@ class AuthorizeRequest:
     code_challenge_method: str | None
     prompt: frozenset[str] = frozenset()
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    session: str | None = None  # the sid of the live session that answers this request without a login
+    max_age: int | None = None
 
 
 @dataclass(frozen=True)
 class RedirectResult:
-    """Where the user agent goes after a successful authorization."""
+    """Where the user agent goes after a successful authorization; ``session`` is a session this
+    authorization started, which the browser must now keep (its cookie)."""
 
     uri: str
     params: dict[str, str]
     response_mode: str = "query"
+    session: Session | None = None
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,10 @@ def _pending_of(record: LoginRequest) -> PendingRequest:
 
 
 class AuthorizeService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, sessions: SessionService | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.sessions = sessions or SessionService(store, clock)
 
     def trusted_redirect(self, params: dict[str, str], env: Env) -> tuple[str, Redirect, str | None]:
         """Verify client and redirect URI; errors here go to the user, not the client."""
@@ -136,13 +146,14 @@ class AuthorizeService:
         params = call.form_dict() if call.method == "POST" else call.query_dict()
         client_id, redirect, sent = self.trusted_redirect(params, env)
         try:
-            return self._check_request(params, env, client_id, redirect, sent)
+            return self._check_request(params, env, client_id, redirect, sent,
+                                       self.sessions.from_cookie(call.header("cookie")))
         except OAuthError as err:
             err.redirect = redirect
             raise
 
     def _check_request(self, params: dict[str, str], env: Env, client_id: str, redirect: Redirect,
-                       sent: str | None) -> AuthorizeRequest:
+                       sent: str | None, session: Session | None = None) -> AuthorizeRequest:
         client = env.config.clients[client_id]
         response_type = params.get("response_type")
         if not response_type:
@@ -160,19 +171,37 @@ class AuthorizeService:
         prompt = frozenset(params.get("prompt", "").split())
         if prompt - PROMPTS or ("none" in prompt and len(prompt) > 1):
             raise InvalidRequestError("invalid prompt")
-        if "none" in prompt and env.server_config.login == "page":
-            raise LoginRequiredError("the user must log in on the login page; prompt=none cannot be honoured")
-        if self.needs_page(prompt, env):
-            user, subject = resolve_user(params["login_hint"], env) if params.get("login_hint") else (None, "")
+        max_age = _max_age(params.get("max_age"))
+        hint = params.get("login_hint")
+        usable = session if session is not None and self._continues(session, prompt, max_age, hint) else None
+        if "none" in prompt and usable is None:
+            raise LoginRequiredError("no login session for prompt=none" if session is None
+                                     else "the login session cannot answer this request without a new login")
+        if usable is not None:
+            user, subject = usable.user, usable.subject
+        elif self.needs_page(prompt, env):
+            user, subject = resolve_user(hint, env) if hint else (None, "")
         else:
-            user, subject = resolve_user(params.get("login_hint"), env)
+            user, subject = resolve_user(hint, env)
         return AuthorizeRequest(client_id, redirect, sent, scope, subject, user, params.get("nonce"),
-                                challenge, method, prompt)
+                                challenge, method, prompt, session=usable.sid if usable else None, max_age=max_age)
+
+    def _continues(self, session: Session, prompt: frozenset[str], max_age: int | None, hint: str | None) -> bool:
+        """Whether ``session`` answers a request without a new login (OIDC Core §3.1.2.1)."""
+        if "login" in prompt:
+            return False
+        if max_age is not None and (max_age == 0 or self.clock.now() - session.auth_time > max_age):
+            return False
+        return not hint or hint in (session.user, session.subject)
 
     @staticmethod
     def needs_page(prompt: frozenset[str], env: Env) -> bool:
         """The login page is shown with ``login: page``, and for ``prompt=login`` whatever the setting."""
         return env.server_config.login == "page" or "login" in prompt
+
+    def shows_page(self, req: AuthorizeRequest, env: Env) -> bool:
+        """Whether ``req`` waits for the user on the login page (no live session answers it)."""
+        return req.session is None and self.needs_page(req.prompt, env)
 
     def begin(self, req: AuthorizeRequest, details: dict[str, Any] | None = None) -> PendingRequest:
         """Keep a request for the login page, with a fresh CSRF token; expires by the mock clock."""
@@ -213,14 +242,28 @@ class AuthorizeService:
     def act(self, req: AuthorizeRequest, env: Env, override: TokenAction | None = None) -> RedirectResult:
         """Issue a single-use code bound to everything the token request must match."""
         now = self.clock.now_int()
+        session = self.sessions.joined(req.session, req.client_id) if req.session else None
+        started = None
+        if session is None:  # a new login, or the session ended meanwhile: a new session
+            session = started = self.sessions.start(req.user, req.subject, env.server_config.session_ttl,
+                                                    req.client_id, env.issuer)
         code = secrets.token_urlsafe(32)
         self.store.put_code(AuthCode(
             code=code, client_id=req.client_id, redirect_uri=req.redirect_uri_sent, scope=req.scope,
-            subject=req.subject, user=req.user, auth_time=now, expires_at=now + env.server_config.code_ttl,
-            nonce=req.nonce, code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
-            extra_claims=req.extra_claims,
+            subject=req.subject, user=req.user, auth_time=session.auth_time,
+            expires_at=now + env.server_config.code_ttl, nonce=req.nonce, code_challenge=req.code_challenge,
+            code_challenge_method=req.code_challenge_method, extra_claims={**req.extra_claims, "sid": session.sid},
         ))
         params = {"code": code, "iss": env.issuer}
         if req.redirect.state is not None:
             params["state"] = req.redirect.state
-        return RedirectResult(req.redirect.uri, params, req.redirect.response_mode)
+        return RedirectResult(req.redirect.uri, params, req.redirect.response_mode, started)
+
+
+def _max_age(value: str | None) -> int | None:
+    """OIDC Core §3.1.2.1 ``max_age``: seconds since the last login, a non-negative integer."""
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise InvalidRequestError("max_age must be a non-negative integer")
+    return int(value)

@@ -1,22 +1,37 @@
-"""Client authentication (RFC 6749 §2.3, RFC 8705 §2 mutual TLS) and redirect-URI matching
-(RFC 6749 §3.1.2, RFC 8252 §7.3)."""
+"""Client authentication (RFC 6749 §2.3; JWT assertions: RFC 7523 §2.2, §3, OIDC Core §9; mutual
+TLS: RFC 8705 §2) and redirect-URI matching (RFC 6749 §3.1.2, RFC 8252 §7.3).
+
+A client authenticates by exactly one method. A client's ``token_endpoint_auth_method`` picks the
+one it must use: ``client_secret_basic`` and ``client_secret_post`` stand in for each other, the
+JWT methods for nothing else. Without it, whatever its credentials allow: its secret (Basic, post,
+``client_secret_jwt``), its keys (``private_key_jwt``), its certificate (``tls_client_auth``), or
+nothing at all (``none``, a public client). Whatever the method, a client with a registered
+certificate subject that presents a certificate must present that subject's, and one with
+``require_mtls`` must present it (``check_certificate``).
+"""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 from urllib.parse import urlsplit
 
-from mock_op_auth.config.schema import Client
-from mock_op_auth.errors import InvalidClientError, InvalidRequestError
+from mock_op_auth.config.schema import AuthMethod, Client
+from mock_op_auth.errors import InvalidClientError, InvalidRequestError, InvalidTokenError
 from mock_op_auth.oauth.request import Call
+from mock_op_auth.state.clock import Clock
+from mock_op_auth.state.keys import SUPPORTED_ALGS, unverified_claims, unverified_header, verify_hs256, verify_with_jwks
+from mock_op_auth.state.store import Store, UsedJti
 from mock_op_auth.tls.names import match_dn
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "tls_client_auth", "none"]
 LOOPBACK_IPS = ("127.0.0.1", "[::1]")
 LOOPBACK_HOSTS = (*LOOPBACK_IPS, "localhost")
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+PRIVATE_KEY_ALGS = SUPPORTED_ALGS  # private_key_jwt: never HMAC, never none (RFC 8725 §3.1)
+SECRET_JWT_ALGS = ("HS256",)  # client_secret_jwt: never a public-key algorithm
 
 
 @dataclass(frozen=True)
@@ -31,9 +46,26 @@ def secrets_equal(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
+def method_allowed(client: Client, method: AuthMethod) -> bool:
+    """Whether ``client`` may authenticate by ``method`` (its ``token_endpoint_auth_method``, if set)."""
+    declared = client.token_endpoint_auth_method
+    if declared is None:
+        return True
+    if declared in SECRET_METHODS:
+        return method in SECRET_METHODS
+    return method == declared
+
+
+def _checked(client_id: str, client: Client, method: AuthMethod, basic_tried: bool = False) -> AuthenticatedClient:
+    if not method_allowed(client, method):
+        raise InvalidClientError(f"this client authenticates by {client.token_endpoint_auth_method}, not {method}",
+                                 basic_tried=basic_tried)
+    return AuthenticatedClient(client_id, client, method)
+
+
 def authenticate(call: Call, clients: Mapping[str, Client], *, allow_public: bool = True) -> AuthenticatedClient:
-    """Authenticate the client of a back-channel request by exactly one method, then check the
-    certificate it presented against the subject it registered (RFC 8705 §2.1.2)."""
+    """Authenticate the client of a back-channel request by exactly one method (secrets, its
+    certificate, or none; ``ClientAuthenticator`` adds the JWT methods), then check its certificate."""
     authenticated = _authenticate(call, clients, allow_public)
     check_certificate(call, authenticated.client)
     return authenticated
@@ -54,6 +86,8 @@ def check_certificate(call: Call, client: Client) -> None:
 
 
 def _authenticate(call: Call, clients: Mapping[str, Client], allow_public: bool) -> AuthenticatedClient:
+    if call.form_param("client_assertion") is not None or call.form_param("client_assertion_type") is not None:
+        raise InvalidClientError("client assertions are not accepted here")
     basic = call.basic
     form_id = call.form_param("client_id")
     form_secret = call.form_param("client_secret")
@@ -65,7 +99,7 @@ def _authenticate(call: Call, clients: Mapping[str, Client], allow_public: bool)
         client = clients.get(basic.client_id)
         if client is None or client.secret is None or not secrets_equal(basic.secret, client.secret):
             raise InvalidClientError(basic_tried=True)
-        return AuthenticatedClient(basic.client_id, client, "client_secret_basic")
+        return _checked(basic.client_id, client, "client_secret_basic", basic_tried=True)
     if form_id is None:
         raise InvalidClientError("no client authentication")
     client = clients.get(form_id)
@@ -74,12 +108,99 @@ def _authenticate(call: Call, clients: Mapping[str, Client], allow_public: bool)
     if form_secret is not None:
         if client.secret is None or not secrets_equal(form_secret, client.secret):
             raise InvalidClientError()
-        return AuthenticatedClient(form_id, client, "client_secret_post")
+        return _checked(form_id, client, "client_secret_post")
     if client.secret is None and client.tls_client_auth_subject_dn is not None:
-        return AuthenticatedClient(form_id, client, "tls_client_auth")  # the certificate is checked next
+        return _checked(form_id, client, "tls_client_auth")  # the certificate is checked next
     if client.secret is not None or not allow_public:
         raise InvalidClientError()
-    return AuthenticatedClient(form_id, client, "none")
+    return _checked(form_id, client, "none")
+
+
+class ClientAuthenticator:
+    """Client authentication with the JWT methods too, which need the clock (``exp``) and the store
+    (each ``jti`` once); built once in ``Server``. Secrets and ``none`` go to ``authenticate``."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def authenticate(self, call: Call, clients: Mapping[str, Client], *,
+                     allow_public: bool = True) -> AuthenticatedClient:
+        assertion = call.form_param("client_assertion")
+        assertion_type = call.form_param("client_assertion_type")
+        if assertion is None and assertion_type is None:
+            return authenticate(call, clients, allow_public=allow_public)
+        if call.basic is not None or call.form_param("client_secret") is not None:
+            raise InvalidRequestError("use one client authentication method, not a client assertion and a secret")
+        if assertion_type != ASSERTION_TYPE:
+            raise InvalidRequestError(f"client_assertion_type must be {ASSERTION_TYPE}")
+        if not assertion:
+            raise InvalidRequestError("client_assertion is required with client_assertion_type")
+        return self._assertion(call, assertion, clients)
+
+    def _assertion(self, call: Call, assertion: str, clients: Mapping[str, Client]) -> AuthenticatedClient:
+        """RFC 7523 §3: verify the signature with the client's own key or secret, then the claims."""
+        try:
+            alg = unverified_header(assertion).get("alg")
+            unverified = unverified_claims(assertion)
+        except (InvalidTokenError, ValueError):
+            raise InvalidClientError("the client assertion is not a signed JWT") from None
+        client_id = unverified.get("sub")
+        form_id = call.form_param("client_id")
+        if not isinstance(client_id, str) or (form_id is not None and form_id != client_id):
+            raise InvalidClientError("the client assertion's sub must be the client_id")
+        client = clients.get(client_id)
+        if client is None:
+            raise InvalidClientError()
+        method: AuthMethod
+        if alg in SECRET_JWT_ALGS:
+            method = "client_secret_jwt"
+        elif alg in PRIVATE_KEY_ALGS:
+            method = "private_key_jwt"
+        else:
+            raise InvalidClientError(f"a client assertion signed with {str(alg)[:16]} is not accepted")
+        authenticated = _checked(client_id, client, method)
+        claims = self._verified(assertion, client, method)
+        self._check_claims(claims, client_id, call)
+        check_certificate(call, client)
+        return authenticated
+
+    @staticmethod
+    def _verified(assertion: str, client: Client, method: AuthMethod) -> dict[str, Any]:
+        try:
+            if method == "client_secret_jwt":
+                if client.secret is None:
+                    raise InvalidClientError("this client has no secret for client_secret_jwt")
+                return verify_hs256(assertion, client.secret)
+            if not client.jwks:
+                raise InvalidClientError("this client has no registered keys for private_key_jwt")
+            return verify_with_jwks(assertion, client.jwks, PRIVATE_KEY_ALGS)
+        except (InvalidTokenError, ValueError):
+            raise InvalidClientError("the client assertion's signature does not verify") from None
+
+    def _check_claims(self, claims: Mapping[str, Any], client_id: str, call: Call) -> None:
+        """``iss`` = ``sub`` = the client, ``aud`` this server, ``exp`` ahead, a ``jti`` never seen."""
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            raise InvalidClientError("the client assertion's iss and sub must be the client_id")
+        accepted = {call.issuer, f"{call.issuer}/token", f"{call.issuer}{call.path}"}
+        aud = claims.get("aud")
+        named = aud if isinstance(aud, list) else [aud]
+        if not any(isinstance(a, str) and a.rstrip("/") in accepted for a in named):
+            raise InvalidClientError("the client assertion's aud must be the token endpoint or the issuer")
+        now = self.clock.now()
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise InvalidClientError("the client assertion has no exp")
+        if exp <= now:
+            raise InvalidClientError("the client assertion has expired")
+        nbf = claims.get("nbf")
+        if isinstance(nbf, int | float) and nbf > now:
+            raise InvalidClientError("the client assertion is not valid yet")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti or len(jti) > 256:
+            raise InvalidClientError("the client assertion needs a jti")
+        if not self.store.use_jti(UsedJti(f"{client_id} {jti}", float(exp))):
+            raise InvalidClientError("the client assertion's jti was used before (replay)")
 
 
 def match_redirect_uri(given: str, registered: list[str]) -> bool:

@@ -1,22 +1,50 @@
 """OIDC Discovery 1.0 §3 and RFC 8414 metadata. It advertises exactly what this server does:
-grants some client may use, auth methods some client needs, its one signing algorithm; and a
-field whose omitted default would claim more (OIDC Discovery §3, RFC 8414 §2) is stated."""
+grants some client may use, auth methods some client can use (with the algorithms its JWT methods
+accept), its one signing algorithm, mutual TLS while certificates can reach it (RFC 8705), and
+logout while some client may use the code flow; a field whose omitted default would claim more
+(OIDC Discovery §3, RFC 8414 §2) is stated."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mock_op_auth.config.schema import Config
+from mock_op_auth.oauth.clients import PRIVATE_KEY_ALGS, SECRET_JWT_ALGS, SECRET_METHODS, method_allowed
 from mock_op_auth.oauth.grants import RFC_GRANTS
 from mock_op_auth.oauth.pkce import METHODS
+
+
+def auth_methods(config: Config, mtls: bool = False) -> list[str]:
+    """The client authentication methods some client of the fixture can use (``oauth/clients.py``);
+    ``tls_client_auth`` while client certificates can reach the server."""
+    usable: set[str] = set()
+    for client in config.clients.values():
+        declared = client.token_endpoint_auth_method
+        if client.secret is not None:
+            usable.update(m for m in ("client_secret_basic", "client_secret_post", "client_secret_jwt")
+                          if method_allowed(client, m))
+        if client.jwks and declared in (None, "private_key_jwt"):
+            usable.add("private_key_jwt")
+        if client.is_public:
+            usable.add("none")
+    if mtls:
+        usable.add("tls_client_auth")
+    return [m for m in ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt",
+                        "tls_client_auth", "none") if m in usable or m in SECRET_METHODS]
+
+
+def signing_algs(methods: list[str]) -> list[str]:
+    """``*_endpoint_auth_signing_alg_values_supported``: what the JWT methods in ``methods`` accept."""
+    return [*(PRIVATE_KEY_ALGS if "private_key_jwt" in methods else ()),
+            *(SECRET_JWT_ALGS if "client_secret_jwt" in methods else ())]
 
 
 def metadata(config: Config, alg: str, issuer: str, *, mtls: bool = False) -> dict[str, Any]:
     """The document; ``mtls`` when client certificates can reach the server (RFC 8705 §2.3, §3.3, §5)."""
     grants = sorted({g for c in config.clients.values() for g in c.grant_types if g in RFC_GRANTS})
-    confidential = ["client_secret_basic", "client_secret_post", *(["tls_client_auth"] if mtls else [])]
-    auth_methods = [*confidential, *(["none"] if any(c.is_public for c in config.clients.values()) else [])]
-    claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+    methods = auth_methods(config, mtls)
+    confidential = [m for m in methods if m != "none"]
+    claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
                      *(k for u in config.users.values() for k in u.claims)})
     doc: dict[str, Any] = {
         "issuer": issuer,
@@ -32,9 +60,9 @@ def metadata(config: Config, alg: str, issuer: str, *, mtls: bool = False) -> di
         "grant_types_supported": grants,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
-        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_methods_supported": methods,
         "introspection_endpoint_auth_methods_supported": confidential,
-        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": methods,
         "code_challenge_methods_supported": list(METHODS),
         "claims_supported": claims,
         "authorization_response_iss_parameter_supported": True,
@@ -43,10 +71,20 @@ def metadata(config: Config, alg: str, issuer: str, *, mtls: bool = False) -> di
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,
+        # OpenID RP-Initiated Logout 1.0 §2.1, Back-Channel Logout 1.0 §2.1, Front-Channel Logout 1.0 §3
+        "end_session_endpoint": f"{issuer}/logout",
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
     }
+    if algs := signing_algs(methods):
+        for endpoint in ("token", "introspection", "revocation"):
+            doc[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = algs
     if "authorization_code" not in grants:
         for key in ("authorization_endpoint", "response_types_supported", "response_modes_supported",
-                    "code_challenge_methods_supported", "authorization_response_iss_parameter_supported"):
+                    "code_challenge_methods_supported", "authorization_response_iss_parameter_supported",
+                    "end_session_endpoint", "backchannel_logout_supported", "backchannel_logout_session_supported",
+                    "frontchannel_logout_supported"):
             doc.pop(key)
     if mtls:
         doc["tls_client_certificate_bound_access_tokens"] = True

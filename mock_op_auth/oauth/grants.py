@@ -144,6 +144,9 @@ class AuthorizationCodeGrant(BaseGrant):
             raise InvalidGrantError("the code has already been used", reason="code")
         grant = self._new_grant(req, env, req.code.auth_time, req.code.extra_claims)
         self.store.put_code(replace(current, grant_id=grant.id))
+        sid = req.code.extra_claims.get("sid")
+        if isinstance(sid, str):  # the login session's grants end with it (server.revoke_on_logout)
+            self.store.link_session_grant(sid, grant.id)
         with_refresh = "refresh_token" in req.client.client.grant_types
         return self._issue(req, env, override, grant=grant, with_refresh=with_refresh, nonce=req.code.nonce)
 

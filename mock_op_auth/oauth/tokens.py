@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.errors import InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError
-from mock_op_auth.oauth.clients import authenticate
+from mock_op_auth.oauth.clients import ClientAuthenticator
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import BaseGrant, TokenRequest
 from mock_op_auth.oauth.issuer import IssuedTokens
@@ -18,12 +18,13 @@ from mock_op_auth.oauth.request import Call
 
 
 class TokenService:
-    def __init__(self, grants: Iterable[BaseGrant]) -> None:
+    def __init__(self, grants: Iterable[BaseGrant], clients: ClientAuthenticator) -> None:
         self.grants: dict[str, BaseGrant] = {grant.grant_type: grant for grant in grants}
+        self.clients = clients
 
     def check(self, call: Call, env: Env, grant_type: str | None, allowed: tuple[str, ...]) -> TokenRequest:
         """Authenticate the client, pick the grant (one of ``allowed`` at this path), and check the request."""
-        client = authenticate(call, env.config.clients)
+        client = self.clients.authenticate(call, env.config.clients)
         if not grant_type:
             raise InvalidRequestError("grant_type is required")
         grant = self.grants.get(grant_type)

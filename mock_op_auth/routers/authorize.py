@@ -16,12 +16,22 @@ from mock_op_auth.dialects.responses import authorize_error, redirect_with
 from mock_op_auth.errors import InvalidRequestError, OAuthError
 from mock_op_auth.http.pages import Pages
 from mock_op_auth.http.runner import BaseHandler, Facts
-from mock_op_auth.oauth.authorize import AuthorizeRequest, PendingRequest
+from mock_op_auth.oauth.authorize import AuthorizeRequest, PendingRequest, RedirectResult
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.request import FORM_TYPE, Call
+from mock_op_auth.oauth.sessions import set_cookie_header
 from mock_op_auth.server import Server
 
 DECISION_PATH = "/authorize/decision"
+
+
+def redirect_back(result: RedirectResult, env: Env) -> Response:
+    """The redirect to the client; a login that started a session also sets its cookie."""
+    response = redirect_with(result.uri, result.params, result.response_mode)
+    if result.session is not None:
+        response.headers.append("set-cookie", set_cookie_header(result.session, env.issuer,
+                                                                env.server_config.session_ttl))
+    return response
 
 
 class AuthorizeHandler(BaseHandler[AuthorizeRequest]):
@@ -36,10 +46,9 @@ class AuthorizeHandler(BaseHandler[AuthorizeRequest]):
         return Facts(req.client_id, None, req.scope, req.user, req.redirect), req
 
     def act(self, server: Server, checked: AuthorizeRequest, env: Env, override: TokenAction | None) -> Response:
-        if server.authorizer.needs_page(checked.prompt, env):
+        if server.authorizer.shows_page(checked, env):
             return self.pages.login(server.authorizer.begin(checked), env.config, DECISION_PATH)
-        result = server.authorizer.act(checked, env, override)
-        return redirect_with(result.uri, result.params, result.response_mode)
+        return redirect_back(server.authorizer.act(checked, env, override), env)
 
     def render_error(self, err: OAuthError, issuer: str) -> Response:
         return authorize_error(err, issuer)
@@ -76,8 +85,7 @@ class DecisionHandler(BaseHandler[Decision]):
         return Facts(req.client_id, None, req.scope, approved.user, req.redirect), Decision(pending, approved)
 
     def act(self, server: Server, checked: Decision, env: Env, override: TokenAction | None) -> Response:
-        result = server.authorizer.finish(checked.pending, checked.approved, env, override)
-        return redirect_with(result.uri, result.params, result.response_mode)
+        return redirect_back(server.authorizer.finish(checked.pending, checked.approved, env, override), env)
 
     def render_error(self, err: OAuthError, issuer: str) -> Response:
         return authorize_error(err, issuer)

@@ -9,7 +9,6 @@ from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.responses import NO_STORE, json_response
 from mock_op_auth.http.runner import BaseHandler, Facts
-from mock_op_auth.oauth.clients import authenticate
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.introspection import token_param
 from mock_op_auth.oauth.request import Call
@@ -21,7 +20,7 @@ class IntrospectHandler(BaseHandler[str]):
     dialect = DIALECTS["rfc"]
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, str]:
-        client = authenticate(call, env.config.clients, allow_public=False)
+        client = server.client_auth.authenticate(call, env.config.clients, allow_public=False)
         return Facts(client.client_id), token_param(call)
 
     def act(self, server: Server, checked: str, env: Env, override: TokenAction | None) -> Response:
@@ -34,7 +33,7 @@ class RevokeHandler(BaseHandler[tuple[str, str]]):
     dialect = DIALECTS["rfc"]
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, tuple[str, str]]:
-        client = authenticate(call, env.config.clients)
+        client = server.client_auth.authenticate(call, env.config.clients)
         return Facts(client.client_id), (client.client_id, token_param(call))
 
     def act(self, server: Server, checked: tuple[str, str], env: Env, override: TokenAction | None) -> Response:

@@ -33,7 +33,7 @@ class ApigeeTokenHandler(TokenHandler):
     dialect: ApigeeDialect
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, TokenRequest]:
-        if call.basic is None and call.form_param("client_id") is None:
+        if call.basic is None and call.form_param("client_id") is None and call.form_param("client_assertion") is None:
             raise InvalidRequestError("The request is missing a required parameter : client_id")
         grant_type = self.dialect.grant_type(call)
         if not grant_type:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.psd2 import api_error
-from mock_op_auth.dialects.responses import NO_STORE, authorize_error, json_response, redirect_with
+from mock_op_auth.dialects.responses import NO_STORE, authorize_error, json_response
 from mock_op_auth.errors import AccessDeniedError, InsufficientScopeError, InvalidRequestError, OAuthError
 from mock_op_auth.http.runner import BaseHandler, Facts
 from mock_op_auth.oauth.context import Env
@@ -23,6 +23,7 @@ from mock_op_auth.op.api_key import require_api_key
 from mock_op_auth.op.psd2.authorize import Psd2AuthorizeRequest
 from mock_op_auth.op.psd2.intents import intent_body
 from mock_op_auth.op.psd2.registration import Registration
+from mock_op_auth.routers.authorize import redirect_back
 from mock_op_auth.server import Server
 from mock_op_auth.state.store import Intent
 
@@ -38,8 +39,7 @@ class Psd2AuthorizeHandler(BaseHandler[Psd2AuthorizeRequest]):
         return Facts(req.base.client_id, None, req.base.scope, req.base.user, req.base.redirect), req
 
     def act(self, server: Server, checked: Psd2AuthorizeRequest, env: Env, override: TokenAction | None) -> Response:
-        result = server.psd2.authorizer.act(checked, env, override)
-        return redirect_with(result.uri, result.params, result.response_mode)
+        return redirect_back(server.psd2.authorizer.act(checked, env, override), env)
 
     def on_error(self, server: Server, checked: Psd2AuthorizeRequest | None, err: OAuthError) -> None:
         """A denial of a checked request (a scenario's ``access_denied``) is the PSU's no: Rejected."""

@@ -11,6 +11,7 @@ from typing import Any
 SECRET_PARAMS = frozenset({
     "client_secret", "password", "code", "code_verifier", "refresh_token", "access_token", "token",
     "assertion", "client_assertion", "id_token_hint", "subject_token", "actor_token", "csrf_token",
+    "logout_token",
 })
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization",
                             "x-mock-admin-token"})

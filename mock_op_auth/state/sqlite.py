@@ -33,13 +33,16 @@ from mock_op_auth.state.store import (
     LoginRequest,
     RefreshToken,
     RegisteredClient,
+    Session,
+    UsedJti,
 )
 
 T = TypeVar("T")
 
 # kind -> record class; a new record type is one line here (plus its put/get methods).
 RECORDS: dict[str, type[Any]] = {"code": AuthCode, "grant": Grant, "access": AccessToken, "refresh": RefreshToken,
-                                 "intent": Intent, "client": RegisteredClient, "login": LoginRequest}
+                                 "intent": Intent, "client": RegisteredClient, "login": LoginRequest,
+                                 "session": Session, "jti": UsedJti}
 NEVER = 1e18  # expires_at of records that live until a reset (runtime-registered clients)
 _TUPLE_FIELDS = {kind: frozenset(f.name for f in dataclasses.fields(cls) if str(f.type).startswith("tuple"))
                  for kind, cls in RECORDS.items()}
@@ -212,6 +215,51 @@ class SqliteStore:
     def take_login(self, login_id: str) -> bool:
         with self._lock:
             return self._db.execute("DELETE FROM records WHERE kind = 'login' AND id = ?", (login_id,)).rowcount > 0
+
+    def put_session(self, session: Session) -> None:
+        self._put("session", session.sid, session, session.expires_at)
+
+    def get_session(self, sid: str) -> Session | None:
+        session = self._get("session", sid)
+        return session if session is None or session.expires_at > self._clock.now() else None
+
+    def sessions(self) -> list[Session]:
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM records WHERE kind = 'session' AND expires_at > ? "
+                                    "ORDER BY expires_at", (self._clock.now(),)).fetchall()
+        return [decode("session", data) for (data,) in rows]
+
+    def take_session(self, sid: str) -> Session | None:
+        with self._lock:
+            row = self._db.execute("DELETE FROM records WHERE kind = 'session' AND id = ? AND expires_at > ? "
+                                   "RETURNING data", (sid, self._clock.now())).fetchone()
+        return decode("session", row[0]) if row else None
+
+    def link_session_grant(self, sid: str, grant_id: str) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT data FROM records WHERE kind = 'session' AND id = ?",
+                                       (sid,)).fetchone()
+                if row is not None:
+                    session = decode("session", row[0])
+                    if grant_id not in session.grant_ids:
+                        session = dataclasses.replace(session, grant_ids=(*session.grant_ids, grant_id))
+                        self._db.execute("UPDATE records SET data = ? WHERE kind = 'session' AND id = ?",
+                                         (encode(session), sid))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def use_jti(self, used: UsedJti) -> bool:
+        """Record ``used`` unless a live record of its key exists; one statement, so atomic."""
+        with self._lock:
+            inserted = self._db.execute(
+                "INSERT INTO records (kind, id, expires_at, grant_id, data) VALUES ('jti', ?, ?, NULL, ?) "
+                "ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data "
+                "WHERE records.expires_at <= ?", (used.key, used.expires_at, encode(used), self._clock.now()))
+            return inserted.rowcount > 0
 
     def put_intent(self, intent: Intent) -> None:
         self._put("intent", intent.id, intent, intent.expires_at + INTENT_RETENTION)

@@ -1,5 +1,6 @@
 """State of issued artefacts: authorization codes, grants (refresh families), access and
-refresh tokens, login requests waiting on the login page, PSD2 intents and registered clients.
+refresh tokens, login requests waiting on the login page, login sessions, the ``jti`` of client
+assertions already used, PSD2 intents and registered clients.
 
 ``Store`` is the interface; ``MemoryStore`` keeps everything in dicts, bounded in size and
 expiring by the mock clock. Records are frozen dataclasses and every change is an explicit
@@ -100,6 +101,36 @@ class LoginRequest:
 MAX_LOGIN_REQUESTS = 10_000
 
 
+@dataclass(frozen=True)
+class Session:
+    """A user's login session at the authorization endpoint (OIDC Session Management's ``sid``).
+
+    The browser holds ``sid`` and ``secret`` in a cookie; ``clients`` got codes in this session
+    (they are told of its end by back-channel logout), ``grant_ids`` are the grants those codes
+    started (revoked with it under ``server.revoke_on_logout``)."""
+
+    sid: str
+    secret: str
+    user: str | None
+    subject: str
+    auth_time: int
+    expires_at: float
+    clients: tuple[str, ...] = ()
+    grant_ids: tuple[str, ...] = ()
+    issuer: str = ""  # the issuer its ID tokens name; its logout tokens name the same
+
+
+@dataclass(frozen=True)
+class UsedJti:
+    """A client assertion's ``jti`` (RFC 7523 §3): kept until the assertion expires, so it is used once."""
+
+    key: str  # "<client_id> <jti>"
+    expires_at: float
+
+
+MAX_SESSIONS = 10_000
+
+
 # --- PSD2 state: intents (AIS consents) and clients registered at runtime (op-auth.md §4.1, §4.3) ---
 
 IntentStatus = Literal["Unauthorized", "Authorized", "Rejected", "Revoked", "Expired"]
@@ -152,6 +183,13 @@ class Store(Protocol):
     def put_login(self, login: LoginRequest) -> None: ...
     def get_login(self, login_id: str) -> LoginRequest | None: ...
     def take_login(self, login_id: str) -> bool: ...  # remove it; False if another answer took it first
+    # login sessions and used assertion ids
+    def put_session(self, session: Session) -> None: ...
+    def get_session(self, sid: str) -> Session | None: ...  # None when unknown or expired
+    def sessions(self) -> list[Session]: ...  # the live ones, oldest first
+    def take_session(self, sid: str) -> Session | None: ...  # remove and return it (None: gone already)
+    def link_session_grant(self, sid: str, grant_id: str) -> None: ...
+    def use_jti(self, used: UsedJti) -> bool: ...  # False when that key was seen and has not expired
     # PSD2 state
     def put_intent(self, intent: Intent) -> None: ...
     def get_intent(self, intent_id: str) -> Intent | None: ...
@@ -240,6 +278,8 @@ class MemoryStore:
         self._intents: _Table[Intent] = _Table(lambda i: i.expires_at + INTENT_RETENTION, limit)
         self._clients: dict[str, RegisteredClient] = {}
         self._logins: _Table[LoginRequest] = _Table(lambda r: r.expires_at, MAX_LOGIN_REQUESTS)
+        self._sessions: _Table[Session] = _Table(lambda r: r.expires_at, MAX_SESSIONS)
+        self._jtis: _Table[UsedJti] = _Table(lambda r: r.expires_at, limit)
 
     def _write(self, table: _Table[Any], key: str, row: Any) -> None:
         now = self._clock.now()
@@ -304,7 +344,8 @@ class MemoryStore:
 
     def clear(self) -> None:
         with self._lock:
-            for table in (self._codes, self._grants, self._access, self._refresh, self._intents, self._logins):
+            for table in (self._codes, self._grants, self._access, self._refresh, self._intents, self._logins,
+                          self._sessions, self._jtis):
                 table.clear()
             self._access_by_grant.clear()
             self._clients.clear()
@@ -321,6 +362,41 @@ class MemoryStore:
     def take_login(self, login_id: str) -> bool:
         with self._lock:
             return self._logins.pop(login_id) is not None
+
+    # --- login sessions and used assertion ids ---
+
+    def put_session(self, session: Session) -> None:
+        self._write(self._sessions, session.sid, session)
+
+    def get_session(self, sid: str) -> Session | None:
+        session = self._sessions.get(sid)
+        return session if session is None or session.expires_at > self._clock.now() else None
+
+    def sessions(self) -> list[Session]:
+        now = self._clock.now()
+        with self._lock:
+            return [s for s in self._sessions.values() if s.expires_at > now]
+
+    def take_session(self, sid: str) -> Session | None:
+        with self._lock:
+            session = self._sessions.pop(sid)
+        return session if session is None or session.expires_at > self._clock.now() else None
+
+    def link_session_grant(self, sid: str, grant_id: str) -> None:
+        now = self._clock.now()
+        with self._lock:
+            session = self._sessions.get(sid)
+            if session is not None and grant_id not in session.grant_ids:
+                self._sessions.put(sid, replace(session, grant_ids=(*session.grant_ids, grant_id)), now)
+
+    def use_jti(self, used: UsedJti) -> bool:
+        now = self._clock.now()
+        with self._lock:
+            seen = self._jtis.get(used.key)
+            if seen is not None and seen.expires_at > now:
+                return False
+            self._jtis.put(used.key, used, now)
+            return True
 
     # --- PSD2 state ---
 

@@ -1,7 +1,8 @@
 """OP's PSD2 token endpoint rules (op-auth.md §4.2), around the shared grants at POST /oauth/token:
-the client's ``x-api-key``, ``client_secret_post`` only, client credentials for ``accounts`` or
-``payments`` alone, codes and refresh tokens honoured only while their intent is ``Authorized``,
-and every grant issued on an intent linked to it (so revoking the intent revokes the grant)."""
+the client's ``x-api-key``, ``client_secret_post`` (or a client assertion, as FAPI clients send),
+client credentials for ``accounts`` or ``payments`` alone, codes and refresh tokens honoured only
+while their intent is ``Authorized``, and every grant issued on an intent linked to it (so revoking
+the intent revokes the grant)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mock_op_auth.op.psd2.intents import IntentService
 
 CLIENT_CREDENTIALS_SCOPES = ("accounts", "payments")
 INTENT_BOUND_GRANTS = ("authorization_code", "refresh_token")
+BODY_METHODS = ("client_secret_post", "private_key_jwt", "client_secret_jwt")  # OP's form body; FAPI's assertions
 
 
 class Psd2TokenRules:
@@ -27,8 +29,9 @@ class Psd2TokenRules:
 
     def check(self, api_key: str, req: TokenRequest) -> None:
         """The rules a checked request must also meet on OP's PSD2 path."""
-        if req.client.method != "client_secret_post":
-            raise InvalidClientError("send client_id and client_secret in the form body (client_secret_post)")
+        if req.client.method not in BODY_METHODS:
+            raise InvalidClientError("send client_id and client_secret in the form body (client_secret_post), "
+                                     "or a client assertion")
         check_api_key(api_key, req.client.client, "x-api-key does not match the client's API key")
         if req.grant_type == "client_credentials" and (
                 len(req.scope) != 1 or req.scope[0] not in CLIENT_CREDENTIALS_SCOPES):
