@@ -37,7 +37,8 @@ class AuthorizeHandler(BaseHandler[AuthorizeRequest]):
 
     def act(self, server: Server, checked: AuthorizeRequest, env: Env, override: TokenAction | None) -> Response:
         if server.authorizer.needs_page(checked.prompt, env):
-            return self.pages.login(server.authorizer.begin(checked), env.config, DECISION_PATH)
+            action = f"/ns/{server.namespace}{DECISION_PATH}" if server.namespace else DECISION_PATH
+            return self.pages.login(server.authorizer.begin(checked), env.config, action)
         result = server.authorizer.act(checked, env, override)
         return redirect_with(result.uri, result.params, result.response_mode)
 
