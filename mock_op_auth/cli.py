@@ -1,12 +1,19 @@
-"""Command line: ``serve``, ``check`` and ``healthcheck`` (DESIGN §2). Parses flags, builds
-Settings (flags win over ``MOCK_OP_AUTH_*``), and hands over; no logic of its own."""
+"""Command line: ``serve``, ``check`` and ``healthcheck`` (DESIGN §2, §11). Parses flags, builds
+Settings (flags win over ``MOCK_OP_AUTH_*``), and hands over; no logic of its own.
+
+``serve --workers N`` runs N uvicorn worker processes on one port over a shared store (``--state``,
+else an SQLite file in a temporary folder removed at exit); the workers read their settings
+from the ``MOCK_OP_AUTH_*`` environment that ``serve`` sets from its flags (``worker_app``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--watch", action="store_true", default=None,
                        help="reload the fixture files when they change; a bad file is refused")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
-    serve.add_argument("--state", metavar="FILE", help="keep tokens, codes, grants and keys in this SQLite file")
+    serve.add_argument("--state", metavar="STORE",
+                       help="keep state in a store several processes share: a file path or sqlite:///PATH "
+                            "(SQLite), or redis://HOST:PORT/DB")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes on one port over the shared store (default 1)")
     check = commands.add_parser("check", help="validate fixture files")
     check.add_argument("paths", nargs="+", metavar="PATH")
     health = commands.add_parser("healthcheck", help="exit 0 when the server answers ready")
@@ -42,8 +53,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {k: v for k, v in {
         "host": args.host, "port": args.port, "fixtures": args.fixtures, "issuer": args.issuer,
         "log_level": args.log_level, "watch": getattr(args, "watch", None), "state": args.state,
+        "workers": getattr(args, "workers", None),
     }.items() if v is not None}
     return Settings(**flags)
+
+
+ENV_FIELDS = ("host", "port", "fixtures", "issuer", "scenario", "admin_token", "log_level", "watch", "state")
+
+
+def worker_app() -> Any:
+    """The app of one ``--workers`` process: settings from the environment ``serve`` set."""
+    from mock_op_auth.app import create_app
+
+    settings = Settings()
+    return create_app(load_config(settings), settings)
 
 
 def load_config(settings: Settings) -> Config:
@@ -65,8 +88,18 @@ def serve(args: argparse.Namespace) -> int:
     if settings.scenario and settings.scenario not in config.scenarios:
         print(f"mock-op-auth: unknown scenario {settings.scenario!r} (MOCK_OP_AUTH_SCENARIO)", file=sys.stderr)
         return 1
+    if settings.state:  # imported only when asked for: sqlite3 and redis stay off the default start-up path
+        from mock_op_auth.state.factory import StoreUrlError, parse_state
+
+        try:
+            parse_state(settings.state)
+        except StoreUrlError as err:
+            print(f"mock-op-auth: --state: {err}", file=sys.stderr)
+            return 2
+    if settings.workers > 1:
+        return serve_workers(settings)
     state_errors: tuple[type[Exception], ...] = ()
-    if settings.state:  # imported only when asked for: sqlite3 stays off the default start-up path
+    if settings.state:
         from mock_op_auth.state.sqlite import StateError
 
         state_errors = (StateError,)
@@ -76,6 +109,38 @@ def serve(args: argparse.Namespace) -> int:
         print(f"mock-op-auth: {err}", file=sys.stderr)
         return 1
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    return 0
+
+
+def serve_workers(settings: Settings) -> int:
+    """``serve --workers N``: uvicorn's process manager over one shared store (see the module docstring)."""
+    import uvicorn
+
+    from mock_op_auth.state.clock import Clock
+    from mock_op_auth.state.factory import open_store
+    from mock_op_auth.state.sqlite import StateError
+
+    folder = None
+    if not settings.state:
+        folder = tempfile.mkdtemp(prefix="mock-op-auth-")
+        settings = settings.model_copy(update={"state": os.path.join(folder, "state.db")})
+    try:
+        try:
+            open_store(str(settings.state), Clock()).close()  # reachable, schema made, before any worker starts
+        except StateError as err:
+            print(f"mock-op-auth: {err}", file=sys.stderr)
+            return 1
+        for name in ENV_FIELDS:
+            value = getattr(settings, name)
+            if value is not None:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                os.environ[f"MOCK_OP_AUTH_{name.upper()}"] = text
+        uvicorn.run("mock_op_auth.cli:worker_app", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=settings.log_level, access_log=False,
+                    timeout_graceful_shutdown=5)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

@@ -20,3 +20,4 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     watch: bool = False
     state: str | None = None
+    workers: int = Field(1, ge=1, le=64)
