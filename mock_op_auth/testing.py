@@ -65,6 +65,9 @@ class OpAuth:
         self.jwks_url = f"{self.url}/jwks"
         self.discovery_url = f"{self.url}/.well-known/openid-configuration"
         headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+        self._admin_token = admin_token
+        self._root: OpAuth | None = None  # the server's helper, when this one is a namespace's
+        self.name: str | None = None  # the namespace's name
         # No TLS on http://, so no CA bundle to load (that alone costs tens of milliseconds).
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
                                   verify=self.url.startswith("https://"))
@@ -122,6 +125,24 @@ class OpAuth:
         """Mint an access token directly (``POST /_mock/tokens``): ``sub``, ``scope``, ``expires_in``,
         ``claims``, ``format``, ``defect``; returns the token string."""
         return str(self._call("POST", "/_mock/tokens", json={"client_id": client_id, **fields})["access_token"])
+
+    def namespace(self, name: str | None = None, fixtures: FixturePaths | Config | None = None) -> OpAuth:
+        """A namespace of this mock (DESIGN §11): a whole mock of its own under ``/ns/{name}``,
+        with ``fixtures`` (files or a Config; default: the server's own). Delete it with ``delete()``."""
+        body: dict[str, Any] = {"name": name}
+        if fixtures is not None:
+            config = fixtures if isinstance(fixtures, Config) else load_config(fixtures)
+            body["fixtures"] = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+        created = self._call("POST", "/_mock/namespaces", json=body)
+        helper = OpAuth(created["url"], issuer=created["issuer"], admin_token=self._admin_token)
+        helper._root, helper.name = self, created["name"]
+        return helper
+
+    def delete(self) -> None:
+        """Delete this namespace and everything in it (a helper from ``namespace()`` only)."""
+        if self._root is None or self.name is None:
+            raise TypeError("delete() is for a namespace's helper")
+        self._root._call("DELETE", f"/_mock/namespaces/{self.name}")
 
     def token(self, client_id: str = "demo-client", client_secret: str = "demo-secret",
               scope: str | None = None) -> str:

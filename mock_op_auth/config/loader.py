@@ -40,7 +40,7 @@ def load_document(data: Any, name: str = "<fixtures>") -> Config:
     clients = data.get("clients")
     if isinstance(clients, dict):
         files = [Problem(name, f"clients.{cid}.jwks_file", "no files here: give the JWKS inline as jwks")
-                 for cid, client in clients.items() if isinstance(client, dict) and "jwks_file" in client]
+                 for cid, client in clients.items() if isinstance(client, dict) and client.get("jwks_file") is not None]
         if files:
             raise FixtureError(files)
     return _validate({name: data}, base_dirs={name: None})

@@ -2,7 +2,8 @@
 replicas on several machines behind a load balancer (DESIGN §11), as panva's oidc-provider,
 Hydra and dex share theirs.
 
-Keys, under ``mock-op-auth:`` and the namespace (``/`` for the root, ``NAME/`` for another):
+Keys, under ``mock-op-auth:`` (or the URL's ``?prefix=``, so several mocks can share one Redis)
+and the namespace (``/`` for the root, ``NAME/`` for another):
 ``r/KIND/ID`` a record as JSON, ``i/KIND`` a sorted set of a kind's ids by expiry (listing and
 purging), ``g/GRANT`` the access tokens of a grant, ``control`` (a hash: clock offset, active
 scenario, versions), ``rules``, ``counters``, ``journal`` and ``keys/ALG``; the namespaces'
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -50,10 +52,19 @@ return id
 """
 
 
+def split_prefix(url: str) -> tuple[str, str]:
+    """The URL without its ``prefix`` parameter (redis-py knows no such thing), and the key prefix."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = next((v for k, v in query if k == "prefix"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+    return urlunsplit(parts._replace(query=rest)), (f"{prefix}:" if prefix else PREFIX)
+
+
 def connect(url: str) -> redis.Redis:
     """A client that fails fast (a 503 beats a hung request) and reconnects on its next call."""
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 1),
-                                health_check_interval=0)
+    return redis.Redis.from_url(split_prefix(url)[0], socket_timeout=2, socket_connect_timeout=2,
+                                retry=Retry(NoBackoff(), 1), health_check_interval=0)
 
 
 class RedisStore(RecordStore):
@@ -66,7 +77,8 @@ class RedisStore(RecordStore):
         self.url = url
         self._r = client if client is not None else connect(url)
         self.namespace = namespace
-        self._n = f"{PREFIX}{namespace}/"
+        self._base = split_prefix(url)[1]
+        self._n = f"{self._base}{namespace}/"
         self._kinds = {kind: f"{self._n}r/{kind}/" for kind in KINDS}
         self._control = self._n + "control"
         self._use_rule = self._r.register_script(USE_RULE)
@@ -286,7 +298,7 @@ class RedisStore(RecordStore):
         return {k.decode(): int(v) for k, v in self._call(self._r.hgetall, self._n + "counters").items()}
 
     def journal_append(self, entry: str, size: int) -> None:
-        self._call(self._journal_append, keys=[self._n + "journal", PREFIX + "journal_id"], args=[entry, size])
+        self._call(self._journal_append, keys=[self._n + "journal", self._base + "journal_id"], args=[entry, size])
 
     def journal(self, size: int) -> list[dict[str, Any]]:
         rows = self._call(self._r.lrange, self._n + "journal", -size, -1)
@@ -351,7 +363,7 @@ class RedisStore(RecordStore):
 
     # -- namespaces (the root's registry) --------------------------------------------------------
     def _registry(self) -> str:
-        return PREFIX + "namespaces"
+        return self._base + "namespaces"
 
     def ns_create(self, record: NamespaceRecord, limit: int, idle_ttl: float) -> str:
         registry = self._registry()
@@ -411,7 +423,7 @@ class RedisStore(RecordStore):
         return sorted((r for r in found if r.used_at > now - idle_ttl), key=lambda r: r.created_at)
 
     def _drop_data(self, name: str) -> None:
-        keys = self._call(lambda: list(self._r.scan_iter(match=f"{PREFIX}{name}/*", count=1000)))
+        keys = self._call(lambda: list(self._r.scan_iter(match=f"{self._base}{name}/*", count=1000)))
         if keys:
             self._call(self._r.delete, *keys)
 
