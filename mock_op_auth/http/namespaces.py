@@ -58,6 +58,7 @@ class Namespaces:
         self._servers: OrderedDict[str, tuple[str, Server]] = OrderedDict()  # name -> (token, server)
         self._records: dict[str, NamespaceRecord] = {}  # the registry itself, without a shared store
         self._touched: dict[str, float] = {}
+        self.wall_clock = time.time  # idle expiry is wall-clock time, not the mock clock (tests replace it)
 
     @property
     def _limit(self) -> int:
@@ -84,7 +85,7 @@ class Namespaces:
             except FixtureError as err:
                 raise NamespaceError(400, "; ".join(str(p) for p in err.problems)) from None
             document = json.dumps(fixtures, separators=(",", ":"))
-        now = time.time()
+        now = self.wall_clock()
         record = NamespaceRecord(name, secrets.token_hex(8), document, now, now)
         if self.root.shared:
             outcome = self.root.store.ns_create(record, self._limit, self._idle)  # type: ignore[attr-defined]
@@ -103,7 +104,7 @@ class Namespaces:
 
     def get(self, name: str) -> Server | None:
         """The namespace's Server, or None when there is no such (live) namespace."""
-        now = time.time()
+        now = self.wall_clock()
         if self.root.shared:
             record = self.root.store.ns_get(name, now, self._idle)  # type: ignore[attr-defined]
             if record is not None and now - self._touched.get(name, 0.0) >= TOUCH_EVERY:
@@ -138,7 +139,7 @@ class Namespaces:
             return self._forget(name)
 
     def records(self) -> list[NamespaceRecord]:
-        now = time.time()
+        now = self.wall_clock()
         if self.root.shared:
             return list(self.root.store.ns_list(now, self._idle))  # type: ignore[attr-defined]
         with self._lock:
