@@ -56,8 +56,8 @@ def open_store(spec: str, clock: Clock) -> RecordStore:
         from mock_op_auth.state.redis_store import RedisStore
         from mock_op_auth.state.sqlite import StateError
 
-        store = RedisStore(target, clock)
         try:
+            store = RedisStore(target, clock)
             store.ping()
         except StoreUnavailableError as err:
             raise StateError(f"{spec}: cannot reach Redis: {err}") from None

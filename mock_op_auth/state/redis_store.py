@@ -62,9 +62,11 @@ def split_prefix(url: str) -> tuple[str, str]:
 
 
 def connect(url: str) -> redis.Redis:
-    """A client that fails fast (a 503 beats a hung request) and reconnects on its next call."""
+    """A client that fails fast (a 503 beats a hung request) and reconnects on its next call. One
+    connection for single commands (the server calls from one event loop; a pool's checks cost a
+    syscall per command); pipelines and transactions take theirs from the pool."""
     return redis.Redis.from_url(split_prefix(url)[0], socket_timeout=2, socket_connect_timeout=2,
-                                retry=Retry(NoBackoff(), 1), health_check_interval=0)
+                                retry=Retry(NoBackoff(), 1), health_check_interval=0, single_connection_client=True)
 
 
 class RedisStore(RecordStore):
@@ -75,7 +77,7 @@ class RedisStore(RecordStore):
     def __init__(self, url: str, clock: Clock, *, namespace: str = "", client: redis.Redis | None = None) -> None:
         self._clock = clock
         self.url = url
-        self._r = client if client is not None else connect(url)
+        self._r = client if client is not None else self._call(connect, url)
         self.namespace = namespace
         self._base = split_prefix(url)[1]
         self._n = f"{self._base}{namespace}/"
