@@ -44,6 +44,20 @@ if used >= tonumber(ARGV[2]) then return 0 end
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 return 1
 """
+PUT = """
+local data, pxat, id, score, grant_index, bump = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+if pxat == '' then redis.call('SET', KEYS[1], data) else redis.call('SET', KEYS[1], data, 'PXAT', pxat) end
+redis.call('ZADD', KEYS[2], score, id)
+if grant_index ~= '' then
+  redis.call('SADD', grant_index, id)
+  if pxat ~= '' then
+    redis.call('PEXPIREAT', grant_index, pxat, 'GT')
+    redis.call('PEXPIREAT', grant_index, pxat, 'NX')
+  end
+end
+if bump == '1' then redis.call('HINCRBY', KEYS[3], 'clients_version', 1) end
+return 1
+"""
 JOURNAL_APPEND = """
 local id = redis.call('INCR', KEYS[2])
 redis.call('RPUSH', KEYS[1], id .. ' ' .. ARGV[1])
@@ -85,6 +99,7 @@ class RedisStore(RecordStore):
         self._control = self._n + "control"
         self._use_rule = self._r.register_script(USE_RULE)
         self._journal_append = self._r.register_script(JOURNAL_APPEND)
+        self._put = self._r.register_script(PUT)
         self._writes = 0
 
     def view(self, namespace: str, clock: Clock | None = None) -> RedisStore:
@@ -137,9 +152,15 @@ class RedisStore(RecordStore):
 
     # -- generic records ------------------------------------------------------------------------
     def put(self, kind: str, record: Any) -> None:
-        pipe = self._r.pipeline(transaction=True)
-        self._write(pipe, kind, KINDS[kind].key(record), record)
-        self._call(pipe.execute)
+        """One Lua script (atomic, one round trip on the single connection): the record, its
+        place in the kind's index, its grant's index; a registered client bumps the clients version."""
+        spec = KINDS[kind]
+        key, expires = spec.key(record), spec.expires(record)
+        pxat = self._pxat(expires)
+        grant_id = spec.grant(record) if kind == "access" else None
+        self._call(self._put, keys=[self._kinds[kind] + key, f"{self._n}i/{kind}", self._control],
+                   args=[encode(record), "" if pxat is None else pxat, key, min(expires, NEVER),
+                         f"{self._n}g/{grant_id}" if grant_id else "", "1" if kind == "client" else "0"])
         self._writes += 1
         if self._writes >= 1024:
             self._writes = 0
