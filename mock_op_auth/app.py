@@ -27,7 +27,9 @@ from mock_op_auth.control import api, dashboard
 from mock_op_auth.dialects import DIALECTS, ApigeeDialect, Psd2Dialect, RfcDialect
 from mock_op_auth.dialects.responses import json_response
 from mock_op_auth.http.cors import CorsEdge
+from mock_op_auth.http.deps import server_of
 from mock_op_auth.http.limits import ControlBodyLimit
+from mock_op_auth.http.namespaces import Namespaces, ServerSelect
 from mock_op_auth.http.pages import Pages
 from mock_op_auth.http.runner import Handler, run
 from mock_op_auth.routers.authorize import DECISION_PATH, AuthorizeHandler, DecisionHandler
@@ -41,6 +43,7 @@ from mock_op_auth.routers.token import TokenHandler
 from mock_op_auth.routers.userinfo import UserinfoHandler
 from mock_op_auth.server import Server
 from mock_op_auth.settings import Settings
+from mock_op_auth.state.store import StoreUnavailableError
 
 if TYPE_CHECKING:
     from mock_op_auth.tls.serving import TlsSettings
@@ -127,7 +130,7 @@ def _mount(app: FastAPI, endpoint: Endpoint) -> None:
     handler = endpoint.handler
 
     async def answer(request: Request) -> Response:
-        return await run(request.app.state.server, request, handler)
+        return await run(server_of(request), request, handler)
 
     answer.__name__ = endpoint.name
     params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
@@ -151,6 +154,7 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                   swagger_ui_oauth2_redirect_url="/_mock/docs/oauth2-redirect",
                   lifespan=watch.lifespan(server, settings))
     app.state.server = server
+    app.state.namespaces = namespaces = Namespaces(server)
     for endpoint in protocol_routes():
         _mount(app, endpoint)
     app.include_router(api.build_router())
@@ -160,7 +164,8 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
     app.router.routes.insert(0, resources)
     app.router.routes.append(FallbackRoute(resources, app.router.routes))
     app.add_middleware(ControlBodyLimit)
-    app.add_middleware(CorsEdge, server=server)  # outermost: refusals of the body limit get CORS headers too
+    app.add_middleware(CorsEdge, server=server)  # refusals of the body limit get CORS headers too
+    app.add_middleware(ServerSelect, root=server, namespaces=namespaces)  # outermost: picks the namespace first
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -176,6 +181,11 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                               "error_description": "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}"
                                                              for p in problems),
                               "problems": json.loads(json.dumps(problems, default=str))}, 422)
+
+    @app.exception_handler(StoreUnavailableError)
+    async def unavailable(request: Request, exc: StoreUnavailableError) -> Response:
+        return json_response({"error": "temporarily_unavailable", "error_description": str(exc)}, 503,
+                             {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

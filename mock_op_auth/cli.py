@@ -1,12 +1,19 @@
-"""Command line: ``serve``, ``check``, ``healthcheck`` and ``certs`` (DESIGN §2, §7). Parses
-flags, builds Settings (flags win over ``MOCK_OP_AUTH_*``), and hands over; no logic of its own."""
+"""Command line: ``serve``, ``check``, ``healthcheck`` and ``certs`` (DESIGN §2, §7, §11). Parses
+flags, builds Settings (flags win over ``MOCK_OP_AUTH_*``), and hands over; no logic of its own.
+
+``serve --workers N`` runs N uvicorn worker processes on one port over a shared store (``--state``,
+else an SQLite file in a temporary folder removed at exit); the workers read their settings
+from the ``MOCK_OP_AUTH_*`` environment that ``serve`` sets from its flags (``worker_app``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--watch", action="store_true", default=None,
                        help="reload the fixture files when they change; a bad file is refused")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
-    serve.add_argument("--state", metavar="FILE", help="keep tokens, codes, grants and keys in this SQLite file")
+    serve.add_argument("--state", metavar="STORE",
+                       help="keep state in a store several processes share: a file path or sqlite:///PATH "
+                            "(SQLite), or redis://HOST:PORT/DB")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes on one port over the shared store (default 1)")
     serve.add_argument("--tls", action="store_true", default=None,
                        help="serve HTTPS (TLS 1.2/1.3), asking for client certificates (docs/tls.md)")
     serve.add_argument("--tls-dir", metavar="DIR", help="the CA and server certificate (made on first start)")
@@ -58,7 +69,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "host": args.host, "port": args.port, "fixtures": args.fixtures, "issuer": args.issuer,
         "log_level": args.log_level, "watch": getattr(args, "watch", None), "state": args.state,
         "tls": args.tls, "tls_dir": args.tls_dir, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
-        "tls_client_ca": args.tls_client_ca,
+        "tls_client_ca": args.tls_client_ca, "workers": getattr(args, "workers", None),
     }.items() if v is not None}
     return Settings(**flags)
 
@@ -69,6 +80,15 @@ def tls_hosts(settings: Settings) -> list[str]:
 
     issuer_host = urlsplit(settings.issuer).hostname if settings.issuer else None
     return [*([issuer_host] if issuer_host else []), *settings.extra_tls_hosts()]
+ENV_FIELDS = ("host", "port", "fixtures", "issuer", "scenario", "admin_token", "log_level", "watch", "state")
+
+
+def worker_app() -> Any:
+    """The app of one ``--workers`` process: settings from the environment ``serve`` set."""
+    from mock_op_auth.app import create_app
+
+    settings = Settings()
+    return create_app(load_config(settings), settings)
 
 
 def load_config(settings: Settings) -> Config:
@@ -90,8 +110,22 @@ def serve(args: argparse.Namespace) -> int:
     if settings.scenario and settings.scenario not in config.scenarios:
         print(f"mock-op-auth: unknown scenario {settings.scenario!r} (MOCK_OP_AUTH_SCENARIO)", file=sys.stderr)
         return 1
+    if settings.state:  # imported only when asked for: sqlite3 and redis stay off the default start-up path
+        from mock_op_auth.state.factory import StoreUrlError, parse_state
+
+        try:
+            parse_state(settings.state)
+        except StoreUrlError as err:
+            print(f"mock-op-auth: --state: {err}", file=sys.stderr)
+            return 2
+    if settings.workers > 1 and (settings.tls or settings.tls_cert):
+        print("mock-op-auth: --workers with --tls is not supported: serve HTTPS with one worker, or put a "
+              "TLS-terminating proxy in front of the workers (server.client_certificate_header)", file=sys.stderr)
+        return 2
+    if settings.workers > 1:
+        return serve_workers(settings)
     state_errors: tuple[type[Exception], ...] = ()
-    if settings.state:  # imported only when asked for: sqlite3 stays off the default start-up path
+    if settings.state:
         from mock_op_auth.state.sqlite import StateError
 
         state_errors = (StateError,)
@@ -115,6 +149,38 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
                 **options)
+    return 0
+
+
+def serve_workers(settings: Settings) -> int:
+    """``serve --workers N``: uvicorn's process manager over one shared store (see the module docstring)."""
+    import uvicorn
+
+    from mock_op_auth.state.clock import Clock
+    from mock_op_auth.state.factory import open_store
+    from mock_op_auth.state.sqlite import StateError
+
+    folder = None
+    if not settings.state:
+        folder = tempfile.mkdtemp(prefix="mock-op-auth-")
+        settings = settings.model_copy(update={"state": os.path.join(folder, "state.db")})
+    try:
+        try:
+            open_store(str(settings.state), Clock()).close()  # reachable, schema made, before any worker starts
+        except StateError as err:
+            print(f"mock-op-auth: {err}", file=sys.stderr)
+            return 1
+        for name in ENV_FIELDS:
+            value = getattr(settings, name)
+            if value is not None:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                os.environ[f"MOCK_OP_AUTH_{name.upper()}"] = text
+        uvicorn.run("mock_op_auth.cli:worker_app", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=settings.log_level, access_log=False,
+                    timeout_graceful_shutdown=5)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

@@ -14,6 +14,7 @@ Each dialect (``dialects/``) renders these; nothing here builds a response body.
     ├── AccessDeniedError           403 access_denied
     ├── LoginRequiredError          400 login_required (OIDC Core §3.1.2.6)
     ├── ServerError                 500 server_error
+    │   └── TemporarilyUnavailableError 503 temporarily_unavailable (the shared store is unreachable)
     ├── NotFoundError               404 not_found (intents, unknown ids)
     └── BearerError                 RFC 6750 §3.1
         ├── InvalidTokenError       401 invalid_token, with a reason
@@ -146,6 +147,13 @@ class ServerError(OAuthError):
 
     code = "server_error"
     status = 500
+
+
+class TemporarilyUnavailableError(ServerError):
+    """Raised when the shared store (Redis, a locked SQLite file) cannot be reached: retry later."""
+
+    code = "temporarily_unavailable"
+    status = 503
 
 
 class NotFoundError(OAuthError):

@@ -10,6 +10,7 @@ the plugin costs nothing to a run that never asks for ``op_auth``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,6 +28,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("op_auth", "mock-op-auth")
     group.addoption("--op-auth-fixtures", metavar="PATH", default=None,
                     help="fixture file or directory for the op_auth fixture (default: the embedded one)")
+    group.addoption("--op-auth-url", metavar="URL", default=None,
+                    help="a running mock-op-auth: take a namespace of it per test instead of starting a server "
+                         "(default: $MOCK_OP_AUTH_URL)")
     parser.addini("op_auth_fixtures", "fixture file or directory for the op_auth fixture, relative to the ini file")
 
 
@@ -86,14 +90,42 @@ def _op_auth_pool() -> Iterator[ServerPool]:
         pool.close()
 
 
+def _remote_url(config: pytest.Config) -> str | None:
+    return config.getoption("--op-auth-url") or os.environ.get("MOCK_OP_AUTH_URL") or None
+
+
+@pytest.fixture(scope="session")
+def _op_auth_remote(request: pytest.FixtureRequest) -> Iterator[OpAuth | None]:
+    url = _remote_url(request.config)
+    if url is None:
+        yield None
+        return
+    from mock_op_auth.testing import OpAuth
+
+    with OpAuth(url, admin_token=os.environ.get("MOCK_OP_AUTH_ADMIN_TOKEN") or None) as remote:
+        yield remote
+
+
 @pytest.fixture
-def op_auth(request: pytest.FixtureRequest, _op_auth_pool: ServerPool) -> OpAuth:
-    """A live mock-op-auth on 127.0.0.1, reset before this test: state, journal, rules, clock, scenario."""
+def op_auth(request: pytest.FixtureRequest, _op_auth_pool: ServerPool,
+            _op_auth_remote: OpAuth | None) -> Iterator[OpAuth]:
+    """A live mock-op-auth on 127.0.0.1, reset before this test: state, journal, rules, clock, scenario;
+    with ``--op-auth-url``, a fresh namespace of that server, deleted after the test."""
     args = _marker_args(request)
     fixtures = args.get("fixtures")
     path = (request.config.rootpath / str(fixtures)).resolve() if fixtures else _default_fixtures(request.config)
+    if _op_auth_remote is not None:
+        helper = _op_auth_remote.namespace(fixtures=path)
+        try:
+            if args.get("scenario"):
+                helper.use_scenario(args["scenario"])
+            yield helper
+        finally:
+            helper.delete()
+            helper.close()
+        return
     helper = _op_auth_pool.get(path, bool(args.get("tls", False)))
     helper.reset()
     if args.get("scenario"):
         helper.use_scenario(args["scenario"])
-    return helper
+    yield helper

@@ -5,6 +5,9 @@ RequestContext of verified facts. Runtime rules (``POST /_mock/rules``) are trie
 the rules of the request's scenario: the ``X-Mock-Scenario`` header, else the client's
 ``scenario``, else the active one. The first match whose ``times`` is not used up acts; its
 counter is kept per scenario and reset when the scenario is (re)activated or the server reset.
+
+With a shared store (``state``), the active scenario, the runtime rules and every counter live
+there: a ``times: N`` rule fires N times in all, whichever processes the requests reach.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_op_auth.config.schema import Config, Rule, RuleMatch, ScenarioServer, ServerConfig
+from mock_op_auth.state.shared import NOT_SET, SharedState
 
 MAX_RUNTIME_RULES = 1000
 
@@ -69,8 +73,13 @@ def rule_matches(match: RuleMatch, ctx: RequestContext) -> bool:
     return match.method is None or match.method == ctx.method
 
 
+def _used_up(data: str, used: int) -> bool:
+    times = Rule.model_validate_json(data).times
+    return times is not None and used >= times
+
+
 class ScenarioEngine:
-    def __init__(self, config: Config, default_scenario: str | None = None) -> None:
+    def __init__(self, config: Config, default_scenario: str | None = None, state: SharedState | None = None) -> None:
         self._lock = threading.Lock()
         self.config = config
         self._default = default_scenario or config.server.default_scenario
@@ -78,6 +87,19 @@ class ScenarioEngine:
         self._runtime: list[tuple[int, Rule]] = []
         self._next_runtime_id = 1
         self._used: dict[str, int] = {}
+        self._state = state
+
+    def _default_active(self) -> str | None:
+        return self._default if self._default in self.config.scenarios else None
+
+    def sync(self, active: str | None, rules_changed: bool) -> None:
+        """Take the shared store's active scenario (NOT_SET: the default) and, if they changed, its rules."""
+        assert self._state is not None
+        self.active = self._default_active() if active == NOT_SET else active
+        if rules_changed:
+            rules = [(rule_id, Rule.model_validate_json(data)) for rule_id, data in self._state.rules()]
+            with self._lock:
+                self._runtime = rules
 
     def reload(self, config: Config) -> None:
         """Take a new fixture; keep the active scenario if it still exists, and its counters."""
@@ -87,8 +109,9 @@ class ScenarioEngine:
                 self.active = None
 
     def reset(self) -> None:
+        """Back to the default scenario, no runtime rules, counters afresh (a shared store resets its own)."""
         with self._lock:
-            self.active = self._default if self._default in self.config.scenarios else None
+            self.active = self._default_active()
             self._runtime.clear()
             self._used.clear()
 
@@ -96,6 +119,8 @@ class ScenarioEngine:
         """Make ``name`` the active scenario (None for none); its rule counters start afresh."""
         if name is not None and name not in self.config.scenarios:
             raise KeyError(name)
+        if self._state is not None:
+            self._state.set_active(name)
         with self._lock:
             self.active = name
             prefix = f"{name}:"
@@ -103,6 +128,12 @@ class ScenarioEngine:
 
     def add_rule(self, rule: Rule) -> str:
         """Queue a runtime rule; past ``MAX_RUNTIME_RULES`` the used-up ones make room, else it is refused."""
+        if self._state is not None:
+            shared_id = self._state.add_rule(rule.model_dump_json(by_alias=True), MAX_RUNTIME_RULES, _used_up)
+            if shared_id is None:
+                raise RuleLimitError(f"{MAX_RUNTIME_RULES} runtime rules are queued; DELETE /_mock/rules first")
+            self.sync(self.active, rules_changed=True)
+            return f"runtime:{shared_id}"
         with self._lock:
             if len(self._runtime) >= MAX_RUNTIME_RULES:
                 self._runtime = [(i, r) for i, r in self._runtime
@@ -115,11 +146,14 @@ class ScenarioEngine:
             return f"runtime:{rule_id}"
 
     def runtime_rules(self) -> list[dict[str, Any]]:
+        used = self._state.rule_uses() if self._state is not None else self._used
         with self._lock:
-            return [{"id": f"runtime:{i}", "used": self._used.get(f"runtime:{i}", 0),
+            return [{"id": f"runtime:{i}", "used": used.get(f"runtime:{i}", 0),
                      **rule.model_dump(by_alias=True, exclude_defaults=True)} for i, rule in self._runtime]
 
     def clear_rules(self) -> None:
+        if self._state is not None:
+            self._state.clear_rules()
         with self._lock:
             self._runtime.clear()
 
@@ -161,5 +195,7 @@ class ScenarioEngine:
         used = self._used.get(key, 0)
         if rule.times is not None and used >= rule.times:
             return False
+        if self._state is not None:  # the shared count decides: N uses in all, over every process
+            return self._state.use_rule(key, rule.times)
         self._used[key] = used + 1
         return True

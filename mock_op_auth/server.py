@@ -1,6 +1,9 @@
 """Server: the object graph of one mock (config, clock, store, keys, engine, journal, services).
 
-It lives on ``app.state.server``; nothing else holds state, so one process can run many.
+It lives on ``app.state.server`` (a namespace's in the ``Namespaces`` registry); nothing else
+holds state, so one process can run many. With a shared store (``--state``: SQLite or Redis)
+the clock offset, scenario, rules, journal and keys are the store's, and ``sync`` reads what
+other processes changed at the start of every request.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from mock_op_auth.op.psd2.registration import RegistrationService
 from mock_op_auth.op.psd2.token_rules import Psd2TokenRules
 from mock_op_auth.scenarios import ScenarioEngine
 from mock_op_auth.settings import Settings
-from mock_op_auth.state.clock import Clock
-from mock_op_auth.state.journal import Journal
-from mock_op_auth.state.keys import KeySet, SigningKey
+from mock_op_auth.state.clock import Clock, SharedClock
+from mock_op_auth.state.journal import Journal, SharedJournal
+from mock_op_auth.state.keys import KeySet, SharedKeySet, SigningKey
+from mock_op_auth.state.shared import Control
 from mock_op_auth.state.store import MemoryStore, Store
 
 if TYPE_CHECKING:
@@ -58,24 +62,39 @@ class Server:
     ``reset`` forgets all state (``POST /_mock/reset``)."""
 
     def __init__(self, config: Config, settings: Settings, store: Store | None = None,
-                 keys: list[SigningKey] | None = None, tls: TlsSettings | None = None) -> None:
+                 keys: list[SigningKey] | None = None, tls: TlsSettings | None = None, *, namespace: str = "",
+                 parent: Server | None = None) -> None:
         self.settings = settings
+        if tls is None and parent is not None:
+            tls = parent.tls  # a namespace is served on its root's port
         self.tls = tls  # HTTPS is on (serve --tls): its CA issues and trusts client certificates
         self._ca: CertificateAuthority | None = tls.ca if tls else None
         self.config = config
-        self.clock = Clock()
-        if store is None and settings.state:  # --state FILE: SQLite, keys included (docs/state.md)
-            from mock_op_auth.state.sqlite import SqliteStore
+        self.namespace = namespace  # "" for the root; else the mock under /ns/{namespace}
+        if parent is not None and parent.shared:  # a namespace of a shared store: its view of the store
+            self.clock: Clock = SharedClock()
+            self.store: Store = parent.store.view(namespace, self.clock)  # type: ignore[attr-defined]
+        elif store is None and settings.state:  # --state: SQLite or Redis (docs/state.md, docs/scale.md)
+            from mock_op_auth.state.factory import open_store
 
-            sqlite = SqliteStore(settings.state, self.clock)
-            self.store: Store = sqlite
-            self.keys = sqlite.keyset(config.server.signing_alg) if keys is None else \
-                KeySet(config.server.signing_alg, self.clock, keys)
+            self.clock = SharedClock()
+            self.store = open_store(settings.state, self.clock)
         else:
+            self.clock = Clock()
             self.store = store or MemoryStore(self.clock)
+        self.shared: bool = self.store.shared
+        self._control = Control(rules_version=-1, keys_version=-1, clients_version=-1)
+        if self.shared:
+            assert isinstance(self.clock, SharedClock)
+            self.clock.bind(self.store)
+            self.keys: KeySet = SharedKeySet(config.server.signing_alg, self.clock, self.store,
+                                             keys[0] if keys else None)
+            self.engine = ScenarioEngine(config, settings.scenario, state=self.store)  # type: ignore[arg-type]
+            self.journal: Journal | SharedJournal = SharedJournal(self.store, config.server.journal_size)
+        else:
             self.keys = KeySet(config.server.signing_alg, self.clock, keys)
-        self.engine = ScenarioEngine(config, settings.scenario)
-        self.journal = Journal(config.server.journal_size)
+            self.engine = ScenarioEngine(config, settings.scenario)
+            self.journal = Journal(config.server.journal_size)
         self.issuer = TokenIssuer(self.keys, self.store, self.clock)
         self.bearer = BearerValidator(self.keys, self.store, self.clock)
         self.client_auth = ClientAuthenticator(self.store, self.clock)
@@ -97,6 +116,18 @@ class Server:
         self._issuers: dict[str, None] = {}
         self._merged: tuple[Config, tuple[str, ...], Config] | None = None  # (fixture, registered ids, merged)
         self._lock = threading.Lock()
+        if self.shared:
+            self.sync()
+
+    def sync(self) -> None:
+        """Read what other processes on the shared store changed: one query or round trip, then
+        the runtime rules, keys or registered clients only when their version moved."""
+        control = self.store.control()  # type: ignore[attr-defined]
+        previous, self._control = self._control, control
+        self.clock.offset = control.offset
+        self.engine.sync(control.active, control.rules_version != previous.rules_version)
+        if control.keys_version != previous.keys_version:
+            self.keys.reload()  # type: ignore[attr-defined]
 
     def env(self, issuer: str, settings: ServerConfig, dialect: Dialect) -> Env:
         """A request's context: the fixture (with registered clients), ``settings`` in force, the dialect's shape."""
@@ -117,13 +148,21 @@ class Server:
 
     def client_config(self) -> Config:
         """The fixture with clients registered at runtime (PSD2 registration) added; fixture ids win."""
-        registered = self.store.registered_clients()
-        if not registered:
-            return self.config
-        ids = tuple(r.client_id for r in registered)
         cached = self._merged
-        if cached is not None and cached[0] is self.config and cached[1] == ids:
-            return cached[2]
+        if self.shared:  # the store's clients version says whether the merge is still current
+            version = (str(self._control.clients_version),)
+            if cached is not None and cached[0] is self.config and cached[1] == version:
+                return cached[2]
+            registered = self.store.registered_clients()
+            ids = version
+        else:
+            registered = self.store.registered_clients()
+            ids = tuple(r.client_id for r in registered)
+            if cached is not None and cached[0] is self.config and cached[1] == ids:
+                return cached[2]
+        if not registered:
+            self._merged = (self.config, ids, self.config)
+            return self.config
         clients = {r.client_id: Client.model_validate(r.fields) for r in registered}
         merged = self.config.model_copy(update={"clients": {**clients, **self.config.clients}})
         self._merged = (self.config, ids, merged)
@@ -154,6 +193,12 @@ class Server:
 
     def reset(self) -> None:
         """Forget tokens, codes, journal, runtime rules and clock offset; back to the default scenario."""
+        if self.shared:  # one transaction of the store, for every process on it
+            self.store.reset_state()  # type: ignore[attr-defined]
+            self.engine.reset()
+            self.clock.offset = 0.0
+            self.sync()
+            return
         self.store.clear()
         self.journal.clear()
         self.engine.reset()

@@ -30,3 +30,4 @@ class Settings(BaseSettings):
 
     def extra_tls_hosts(self) -> list[str]:
         return [h.strip() for h in (self.tls_hosts or "").split(",") if h.strip()]
+    workers: int = Field(1, ge=1, le=64)

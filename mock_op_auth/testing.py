@@ -75,6 +75,9 @@ class OpAuth:
         self.ca_file: str | None = str(ca_file) if ca_file is not None else None
         self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
         headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+        self._admin_token = admin_token
+        self._root: OpAuth | None = None  # the server's helper, when this one is a namespace's
+        self.name: str | None = None  # the namespace's name
         # No TLS on http://, so no CA bundle to load (that alone costs tens of milliseconds).
         verify: ssl.SSLContext | bool = self.url.startswith("https://")
         if verify and self.ca_file:
@@ -159,6 +162,23 @@ class OpAuth:
         """End one login session (``sid``) or all of them, as a logout does: back-channel logout to
         their clients, and with ``server.revoke_on_logout`` their tokens revoked. An unknown sid raises."""
         self._call("DELETE", f"/_mock/sessions/{sid}" if sid is not None else "/_mock/sessions")
+    def namespace(self, name: str | None = None, fixtures: FixturePaths | Config | None = None) -> OpAuth:
+        """A namespace of this mock (DESIGN §11): a whole mock of its own under ``/ns/{name}``,
+        with ``fixtures`` (files or a Config; default: the server's own). Delete it with ``delete()``."""
+        body: dict[str, Any] = {"name": name}
+        if fixtures is not None:
+            config = fixtures if isinstance(fixtures, Config) else load_config(fixtures)
+            body["fixtures"] = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+        created = self._call("POST", "/_mock/namespaces", json=body)
+        helper = OpAuth(created["url"], issuer=created["issuer"], admin_token=self._admin_token)
+        helper._root, helper.name = self, created["name"]
+        return helper
+
+    def delete(self) -> None:
+        """Delete this namespace and everything in it (a helper from ``namespace()`` only)."""
+        if self._root is None or self.name is None:
+            raise TypeError("delete() is for a namespace's helper")
+        self._root._call("DELETE", f"/_mock/namespaces/{self.name}")
 
     def token(self, client_id: str = "demo-client", client_secret: str = "demo-secret",
               scope: str | None = None) -> str:

@@ -209,3 +209,17 @@ def test_the_image_serves_https_with_its_tls_dir_and_the_healthcheck_follows(ima
     finally:
         process.terminate()
         process.wait(timeout=10)
+REPLICAS = ROOT / "docker-compose.replicas.yml"
+
+
+def test_replicas_compose_file_matches_the_schema_and_shares_one_redis() -> None:
+    spec = yaml.safe_load(REPLICAS.read_text())
+    jsonschema.validate(spec, compose_schema())
+    services = spec["services"]
+    replicas = [s for name, s in services.items() if name.startswith("op-auth-")]
+    assert len(replicas) == 2
+    assert {r["environment"]["MOCK_OP_AUTH_STATE"] for r in replicas} == {"redis://redis:6379/0"}
+    assert len({r["environment"]["MOCK_OP_AUTH_ISSUER"] for r in replicas}) == 1  # one issuer behind the balancer
+    nginx = (ROOT / "docker" / "nginx-replicas.conf").read_text()
+    assert all(f"server {name}:8080;" in nginx for name in services if name.startswith("op-auth-"))
+    assert services["op-auth"]["volumes"] == ["./docker/nginx-replicas.conf:/etc/nginx/conf.d/default.conf:ro"]

@@ -191,7 +191,7 @@ def test_memory_store_bounds_and_expires_used_jtis() -> None:
     assert store.use_jti(UsedJti("c a", now + 10)) and not store.use_jti(UsedJti("c a", now + 10))
     for key in ("c b", "c c", "c d"):
         assert store.use_jti(UsedJti(key, now + 10))
-    assert len(store._jtis) == 3  # bounded: the oldest made room
+    assert len(store._tables["jti"]) == 3  # bounded: the oldest made room
     clock.advance(11)
     assert store.use_jti(UsedJti("c b", now + 20))
 

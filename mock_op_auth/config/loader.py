@@ -32,6 +32,20 @@ def load_default() -> Config:
     return _validate({"<default>": _parse("<default>", text)}, base_dirs={"<default>": None})
 
 
+def load_document(data: Any, name: str = "<fixtures>") -> Config:
+    """A fixture given as data (a namespace's ``fixtures``, say); FixtureError as for a file.
+    File references (``jwks_file``) have no folder to be relative to and are refused."""
+    if not isinstance(data, dict):
+        raise FixtureError([Problem(name, "", "the top level must be a mapping")])
+    clients = data.get("clients")
+    if isinstance(clients, dict):
+        files = [Problem(name, f"clients.{cid}.jwks_file", "no files here: give the JWKS inline as jwks")
+                 for cid, client in clients.items() if isinstance(client, dict) and client.get("jwks_file") is not None]
+        if files:
+            raise FixtureError(files)
+    return _validate({name: data}, base_dirs={name: None})
+
+
 def load_fixtures(*paths: str | Path) -> Config:
     """Load and merge fixture files or directories; raise FixtureError listing every problem."""
     files: list[Path] = []

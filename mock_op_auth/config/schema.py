@@ -89,6 +89,8 @@ class ServerConfig(Model):
     max_refresh_count: int | None = Field(None, ge=0)
     default_scenario: str | None = None
     journal_size: int = Field(1000, ge=1, le=100_000)
+    max_namespaces: int = Field(256, ge=0, le=10_000)  # DESIGN §11
+    namespace_idle_ttl: int = Field(3600, gt=0)  # seconds of wall-clock time since a namespace's last request
     apigee: ApigeeSettings = ApigeeSettings()  # OP dialects (docs/op-dialects.md)
     psd2: Psd2Settings = Psd2Settings()
     # RFC 8705 (docs/tls.md): bind tokens to the client certificate presented when they were issued

@@ -22,8 +22,10 @@ from mock_op_auth.control.minting import MintedToken, MintError, MintRequest, mi
 from mock_op_auth.control.sessions import SessionList, end_sessions, session_list
 from mock_op_auth.http.call import issuer_of
 from mock_op_auth.http.deps import ServerDep
+from mock_op_auth.http.namespaces import NamespaceError
 from mock_op_auth.json_input import JsonNestingError, parse_json
 from mock_op_auth.scenarios import RuleLimitError
+from mock_op_auth.server import Server
 
 AdminDep = Annotated[None, Depends(require_admin)]
 
@@ -130,6 +132,27 @@ class IssuedCertificate(BaseModel):
 class ClockState(BaseModel):
     now: float
     offset: float
+
+
+class NamespaceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, description="[A-Za-z0-9][A-Za-z0-9_-]{0,62}; default: a generated one")
+    fixtures: dict[str, Any] | None = Field(None, description="a fixture document; default: the server's own")
+
+
+class NamespaceInfo(BaseModel):
+    name: str
+    url: str = Field(description="the namespace's base URL: every path of the mock under it")
+    issuer: str
+
+
+class NamespaceEntry(NamespaceInfo):
+    created_at: float
+    used_at: float = Field(description="wall-clock time of its last request; it expires when idle")
+
+
+class NamespaceList(BaseModel):
+    namespaces: list[NamespaceEntry]
 
 
 def build_router() -> APIRouter:
@@ -259,6 +282,41 @@ def build_router() -> APIRouter:
     async def end_one(sid: str, request: Request, server: ServerDep) -> None:
         if not await end_sessions(server, [sid], issuer_of(request, server.settings.issuer)):
             raise HTTPException(404, f"no live session {sid[:64]}")
+    def namespace_urls(request: Request, server: Server, name: str) -> tuple[str, str]:
+        base = str(request.base_url).rstrip("/")
+        issuer = server.settings.issuer.rstrip("/") if server.settings.issuer else base
+        return f"{base}/ns/{name}", f"{issuer}/ns/{name}"
+
+    def at_root(server: Server) -> None:
+        if server.namespace:
+            raise HTTPException(404, "namespaces are managed at the root (/_mock/namespaces), not inside one")
+
+    @router.post("/namespaces", response_model=NamespaceInfo, status_code=201,
+                 summary="A whole mock under /ns/{name}: its own issuer, clients, tokens, keys, rules, journal, clock")
+    async def create_namespace(body: NamespaceRequest, request: Request, server: ServerDep) -> NamespaceInfo:
+        at_root(server)
+        try:
+            created = request.app.state.namespaces.create(body.name, body.fixtures)
+        except NamespaceError as err:
+            raise HTTPException(err.status, str(err)) from None
+        url, issuer = namespace_urls(request, server, created.namespace)
+        return NamespaceInfo(name=created.namespace, url=url, issuer=issuer)
+
+    @router.get("/namespaces", response_model=NamespaceList, summary="The live namespaces")
+    async def list_namespaces(request: Request, server: ServerDep) -> NamespaceList:
+        at_root(server)
+        entries = []
+        for record in request.app.state.namespaces.records():
+            url, issuer = namespace_urls(request, server, record.name)
+            entries.append(NamespaceEntry(name=record.name, url=url, issuer=issuer, created_at=record.created_at,
+                                          used_at=record.used_at))
+        return NamespaceList(namespaces=entries)
+
+    @router.delete("/namespaces/{name}", status_code=204, summary="Delete a namespace and everything in it")
+    async def delete_namespace(name: str, request: Request, server: ServerDep) -> None:
+        at_root(server)
+        if not request.app.state.namespaces.delete(name):
+            raise HTTPException(404, f"no namespace {name[:80]}")
 
     root = APIRouter()
     root.include_router(public)

@@ -72,8 +72,13 @@ async def read_form(request: Request) -> dict[str, str]:
     return form
 
 
-def back(notice: str, anchor: str) -> Response:
-    return RedirectResponse(f"{UI}?done={notice}#{anchor}", status_code=303)
+def base_of(server: Server) -> str:
+    """The path prefix of the server's dashboard: "" at the root, ``/ns/NAME`` in a namespace."""
+    return f"/ns/{server.namespace}" if server.namespace else ""
+
+
+def back(server: Server, notice: str, anchor: str) -> Response:
+    return RedirectResponse(f"{base_of(server)}{UI}?done={notice}#{anchor}", status_code=303)
 
 
 def build_router() -> APIRouter:
@@ -96,10 +101,11 @@ def build_router() -> APIRouter:
                        for n, s in server.config.scenarios.items()],
             active=active, now=fmt_time(server.clock.now()), offset=fmt_offset(server.clock.offset),
             offset_seconds=server.clock.offset, steps=CLOCK_STEPS, tokens=live_tokens(server),
-            journal=journal_view(server), journal_shown=JOURNAL_SHOWN,
+            journal=journal_view(server), journal_shown=JOURNAL_SHOWN, base=base_of(server),
+            current=server.namespace, namespaces=[r.name for r in request.app.state.namespaces.records()],
             sessions=[{**s.model_dump(), "when": fmt_time(s.auth_time)} for s in session_list(server)],
         )
-        response.set_cookie(CSRF_COOKIE, token, path=UI, httponly=True, samesite="strict")
+        response.set_cookie(CSRF_COOKIE, token, path=base_of(server) + UI, httponly=True, samesite="strict")
         return response
 
     @router.post("/scenario")
@@ -111,21 +117,21 @@ def build_router() -> APIRouter:
             return problem(400, err.description)
         except KeyError:
             return problem(404, f"unknown scenario {form.get('name')}")
-        return back("scenario", "scenario")
+        return back(server, "scenario", "scenario")
 
     @router.post("/clock")
     async def clock(request: Request, server: ServerDep) -> Response:
         try:
             form = await read_form(request)
             if form.get("real") == "1":
-                server.clock.advance(-server.clock.offset)
+                server.clock.reset()
             else:
                 server.clock.advance(float(form.get("advance", "")))
         except InvalidRequestError as err:
             return problem(400, err.description)
         except ValueError:
             return problem(400, "advance must be a number of seconds")
-        return back("clock", "clock")
+        return back(server, "clock", "clock")
 
     @router.post("/tokens/revoke")
     async def revoke(request: Request, server: ServerDep) -> Response:
@@ -135,7 +141,7 @@ def build_router() -> APIRouter:
             return problem(400, err.description)
         if not revoke_live_token(server, form.get("id", "")):
             return problem(404, "no live token with that id (expired or revoked already)")
-        return back("revoked", "tokens")
+        return back(server, "revoked", "tokens")
 
     @router.post("/sessions/end")
     async def end_session(request: Request, server: ServerDep) -> Response:
@@ -145,7 +151,7 @@ def build_router() -> APIRouter:
             return problem(400, err.description)
         if not await end_sessions(server, [form.get("sid", "")], issuer_of(request, server.settings.issuer)):
             return problem(404, "no live session with that sid (it ended already)")
-        return back("session", "sessions")
+        return back(server, "session", "sessions")
 
     @router.post("/journal/clear")
     async def clear_journal(request: Request, server: ServerDep) -> Response:
@@ -154,7 +160,7 @@ def build_router() -> APIRouter:
         except InvalidRequestError as err:
             return problem(400, err.description)
         server.journal.clear()
-        return back("journal", "journal")
+        return back(server, "journal", "journal")
 
     return router
 

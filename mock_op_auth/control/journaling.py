@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mock_op_auth.http.deps import SERVER
 from mock_op_auth.json_input import parse_json
 from mock_op_auth.state.journal import MASK, SECRET_PARAMS, mask_headers
 
@@ -55,7 +56,7 @@ class JournaledRoute(APIRoute):
 
 
 async def _record(request: Request, status: int, started: float) -> None:
-    server = getattr(request.app.state, "server", None)
+    server = request.scope.get(SERVER) or getattr(request.app.state, "server", None)
     if server is None:
         return
     try:

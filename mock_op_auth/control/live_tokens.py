@@ -7,7 +7,6 @@ listing tokens over the control API gives nobody a usable credential.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 
 from pydantic import BaseModel
 
@@ -48,6 +47,6 @@ def revoke_live_token(server: Server, id_: str) -> bool:
     """Revoke one live access token by its id; False when no live token has it."""
     for token in server.store.live_access_tokens():
         if token_id(token) == id_:
-            server.store.put_access(replace(token, revoked=True))
+            server.store.revoke_access(token.key)
             return True
     return False

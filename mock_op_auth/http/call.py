@@ -23,11 +23,15 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return await read_bounded(request.stream(), request.headers.get("content-length"), limit)
 
 
+NAMESPACE_PATH = "mock_op_auth.namespace_path"  # "/ns/NAME", set by http/namespaces.ServerSelect
+
+
 def issuer_of(request: Request, configured: str | None, host: str | None = None) -> str:
-    """``--issuer`` when given, else the request's own scheme and host (DESIGN §2)."""
-    if configured:
-        return configured.rstrip("/")
+    """``--issuer`` when given, else the request's own scheme and host (DESIGN §2); in a
+    namespace, either one followed by ``/ns/NAME`` (DESIGN §11)."""
     scope = request.scope
+    if configured:
+        return configured.rstrip("/") + scope.get(NAMESPACE_PATH, "")
     root_path = scope.get("app_root_path", scope.get("root_path", ""))
     server = scope.get("server")
     host = host if host is not None else request.headers.get("host")

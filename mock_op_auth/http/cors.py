@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_op_auth.config.schema import Config, check_origin
 from mock_op_auth.dialects.responses import json_response
+from mock_op_auth.http.deps import SERVER
 from mock_op_auth.http.runner import CLIENT_KEY
 from mock_op_auth.oauth.clients import LOOPBACK_HOSTS
 from mock_op_auth.server import Server
@@ -33,6 +34,7 @@ CONTROL = "/_mock"
 EXPOSED = b"WWW-Authenticate, DPoP-Nonce, Retry-After"
 METHODS = b"GET, POST, PUT, PATCH, DELETE"
 MAX_AGE = b"600"
+MAX_POLICIES = 64  # origin policies kept (one per fixture in use: the root's and namespaces')
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -135,14 +137,17 @@ class CorsEdge:
 
     def __init__(self, app: ASGIApp, server: Server) -> None:
         self.app = app
-        self.server = server
-        self._policy: OriginPolicy | None = None
+        self.server = server  # the root's; a namespace's Server comes in the scope (http/namespaces.py)
+        self._policies: dict[int, OriginPolicy] = {}  # by the id of the config they were built from
 
-    def policy(self) -> OriginPolicy:
-        config = self.server.client_config()
-        if self._policy is None or self._policy.config is not config:
-            self._policy = OriginPolicy(config)
-        return self._policy
+    def policy(self, scope: Scope) -> OriginPolicy:
+        config = (scope.get(SERVER) or self.server).client_config()
+        policy = self._policies.get(id(config))
+        if policy is None or policy.config is not config:
+            if len(self._policies) >= MAX_POLICIES:
+                self._policies.clear()
+            policy = self._policies[id(config)] = OriginPolicy(config)
+        return policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in FRONT_CHANNEL:
@@ -161,7 +166,7 @@ class CorsEdge:
         await self.app(scope, receive, self._answering(scope, send, origin, control))
 
     async def _preflight(self, scope: Scope, receive: Receive, send: Send, origin: str, control: bool) -> None:
-        allowed, credentials = self.policy().allows(origin, None, control)
+        allowed, credentials = self.policy(scope).allows(origin, None, control)
         if not allowed:
             if control:  # the control plane is no CORS path for this origin: as without CORS
                 await self.app(scope, receive, send)
@@ -197,7 +202,7 @@ class CorsEdge:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                allowed, credentials = self.policy().allows(origin, scope.get(CLIENT_KEY), control)
+                allowed, credentials = self.policy(scope).allows(origin, scope.get(CLIENT_KEY), control)
                 if allowed:
                     headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
                     headers.append((b"access-control-expose-headers", EXPOSED))

@@ -26,13 +26,21 @@ from starlette.responses import Response
 from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.dialects import Dialect
 from mock_op_auth.dialects.responses import raw_response
-from mock_op_auth.errors import CustomOAuthError, InvalidRequestError, OAuthError, Redirect, ServerError
+from mock_op_auth.errors import (
+    CustomOAuthError,
+    InvalidRequestError,
+    OAuthError,
+    Redirect,
+    ServerError,
+    TemporarilyUnavailableError,
+)
 from mock_op_auth.http.call import path_of, read_call
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.scenarios import NO_OUTCOME, Outcome, RequestContext
 from mock_op_auth.server import Server
 from mock_op_auth.state.journal import mask_headers, mask_params
+from mock_op_auth.state.store import StoreUnavailableError
 
 log = logging.getLogger("mock_op_auth")
 CLIENT_KEY = "mock_op_auth.client_id"  # ASGI scope key: the client a request was verified to come from
@@ -144,11 +152,19 @@ async def run(server: Server, request: Request, handler: Handler[Any]) -> Respon
             response = await answer if inspect.isawaitable(answer) else answer
     except OAuthError as err:
         response = _error(server, handler, checked, err, issuer)
+    except StoreUnavailableError as err:  # Redis gone, SQLite locked: a clear 503, nothing half-written
+        log.warning("store unavailable at %s %s: %s", request.method, request.url.path, err)
+        response = handler.render_error(TemporarilyUnavailableError("the state store is unavailable; retry"),
+                                        issuer)
+        response.headers["Retry-After"] = "1"
     except Exception:
         log.exception("unexpected error at %s %s", request.method, request.url.path)
         response = handler.render_error(ServerError("internal error"), issuer)
     request.scope[CLIENT_KEY] = facts.client_id  # the CORS edge answers for this client's origins
-    _record(server, request, handler, call, facts, scenario, outcome, response, started)
+    try:
+        _record(server, request, handler, call, facts, scenario, outcome, response, started)
+    except StoreUnavailableError as err:
+        log.warning("journal entry lost, the store is unavailable: %s", err)
     return response
 
 

@@ -2,7 +2,10 @@
 
 ``check`` validates and stores nothing (except the security reactions the RFCs demand: a
 replayed code or a reused refresh token revokes its grant); the scenario engine decides between
-the two; ``act`` consumes codes, rotates refresh tokens and issues. A new grant is a
+the two; ``act`` consumes codes, rotates refresh tokens and issues. Consuming and rotating are
+compare-and-set operations of the store (``redeem_code``, ``rotate_refresh``), so of two
+requests racing with one code or refresh token, at one process or at several on a shared
+store, exactly one wins and the other is a replay. A new grant is a
 ``BaseGrant`` subclass with ``grant_type``, ``check`` and ``act``, put in the grant table that
 ``Server`` hands to ``TokenService`` (OP's jwt-bearer exemption grant in ``op/psd2`` is one).
 """
@@ -67,8 +70,9 @@ class BaseGrant:
         self.clock = clock
 
     def _issue(self, req: TokenRequest, env: Env, override: TokenAction | None, *, grant: Grant | None,
-               with_refresh: bool, nonce: str | None = None) -> IssuedTokens:
-        """Issue an access token (and, for a grant, a refresh token and an ID token) and record them."""
+               with_refresh: bool, nonce: str | None = None, refresh: str | None = None) -> IssuedTokens:
+        """Issue an access token (and, for a grant, a refresh token and an ID token) and record them.
+        ``refresh``: the refresh token to issue, when the caller already made it its grant's current one."""
         now = self.clock.now_int()
         scope = parse_scope(override.scope) if override and override.scope is not None else req.scope
         who = Subject(req.client_id, req.subject, req.user, scope or (), grant.id if grant else None,
@@ -76,10 +80,10 @@ class BaseGrant:
         cnf = {"x5t#S256": req.certificate_thumbprint} if req.certificate_thumbprint else None
         access, expires_in, status = self.issuer.access_token(who, issuer=env.issuer, server_config=env.server_config,
                                                               shape=env.shape, override=override, cnf=cnf)
-        refresh = None
+        made, refresh = refresh, None
         if grant is not None:
             if with_refresh and status == "approved" and not (override and override.refresh_token is False):
-                refresh = self.issuer.refresh_token(env.shape)
+                refresh = made or self.issuer.refresh_token(env.shape)
                 if override and override.refresh_token_expires_in is not None:
                     grant = replace(grant, refresh_expires_at=now + override.refresh_token_expires_in)
                 self.store.put_refresh(RefreshToken(refresh, grant.id, req.client_id, now, grant.refresh_expires_at))
@@ -110,7 +114,8 @@ class BaseGrant:
         return Grant(id=secrets.token_urlsafe(12), client_id=req.client_id, subject=req.subject, user=req.user,
                      scope=req.scope, auth_time=auth_time, created_at=now,
                      refresh_expires_at=now + (env.shape.refresh_ttl or env.server_config.refresh_token_ttl),
-                     expires_at=now, extra_claims=extra)
+                     expires_at=now + (env.shape.refresh_ttl or env.server_config.refresh_token_ttl),
+                     extra_claims=extra)
 
 
 class AuthorizationCodeGrant(BaseGrant):
@@ -137,13 +142,14 @@ class AuthorizationCodeGrant(BaseGrant):
 
     def act(self, req: TokenRequest, env: Env, override: TokenAction | None) -> IssuedTokens:
         assert req.code is not None
-        current = self.store.get_code(req.code.code)
-        if current is None or current.grant_id is not None:  # redeemed meanwhile (a delay rule)
-            if current is not None and current.grant_id is not None:
-                self.store.revoke_grant(current.grant_id)
-            raise InvalidGrantError("the code has already been used", reason="code")
         grant = self._new_grant(req, env, req.code.auth_time, req.code.extra_claims)
-        self.store.put_code(replace(current, grant_id=grant.id))
+        self.store.put_grant(grant)  # stored before the code names it, so a replay's revocation finds it
+        before = self.store.redeem_code(req.code.code, grant.id)
+        if before is None or before.grant_id is not None:  # redeemed meanwhile: elsewhere, or behind a delay rule
+            self.store.revoke_grant(grant.id)
+            if before is not None and before.grant_id is not None:
+                self.store.revoke_grant(before.grant_id)  # RFC 6749 §4.1.2: revoke what the code produced
+            raise InvalidGrantError("the code has already been used", reason="code")
         sid = req.code.extra_claims.get("sid")
         if isinstance(sid, str):  # the login session's grants end with it (server.revoke_on_logout)
             self.store.link_session_grant(sid, grant.id)
@@ -200,13 +206,22 @@ class RefreshTokenGrant(BaseGrant):
 
     def act(self, req: TokenRequest, env: Env, override: TokenAction | None) -> IssuedTokens:
         assert req.refresh is not None and req.grant is not None
-        grant = self.store.get_grant(req.grant.id)
-        if grant is None or grant.revoked or grant.current_refresh != req.refresh.token:
-            raise InvalidGrantError("the refresh token was already used", reason="refresh_token")
-        grant = replace(grant, refresh_count=grant.refresh_count + 1)
-        if env.server_config.refresh_rotation:
-            self.store.put_refresh(replace(req.refresh, active=False))
+        grant = replace(req.grant, refresh_count=req.grant.refresh_count + 1)
+        status = override.status if override and override.status else "approved"
+        rotates = status == "approved" and not (override and override.refresh_token is False)
+        if env.server_config.refresh_rotation and not rotates:  # no new refresh token: the old one stays usable
             return self._issue(req, env, override, grant=grant, with_refresh=True)
+        if env.server_config.refresh_rotation:
+            fresh = self.issuer.refresh_token(env.shape)
+            grant = replace(grant, current_refresh=fresh)
+            if not self.store.rotate_refresh(grant.id, req.refresh.token, grant):
+                self.store.revoke_grant(grant.id)  # another request used it first: reuse (RFC 9700 §4.14.2)
+                raise InvalidGrantError("the refresh token was already used; its whole grant is now revoked",
+                                        reason="refresh_token")
+            self.store.put_refresh(replace(req.refresh, active=False))
+            return self._issue(req, env, override, grant=grant, with_refresh=True, refresh=fresh)
+        if self.store.get_grant(grant.id) is None:
+            raise InvalidGrantError("the refresh token has been revoked", reason="refresh_token")
         self.store.put_grant(grant)
         issued = self._issue(req, env, override, grant=None, with_refresh=False)
         now = self.clock.now_int()

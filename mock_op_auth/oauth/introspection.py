@@ -9,7 +9,6 @@ existed (RFC 7009 §2.2).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import replace
 from typing import Any
 
 from mock_op_auth.errors import InvalidRequestError, InvalidTokenError
@@ -60,7 +59,7 @@ class IntrospectionService:
             return
         record = self._access_record(token, issuers)
         if record is not None and record.client_id == client_id:
-            self.store.put_access(replace(record, revoked=True))
+            self.store.revoke_access(record.key)
 
     def _access_record(self, token: str, issuers: Collection[str]) -> AccessToken | None:
         if token.count(".") == 2:

@@ -47,7 +47,8 @@ class AuthorizeHandler(BaseHandler[AuthorizeRequest]):
 
     def act(self, server: Server, checked: AuthorizeRequest, env: Env, override: TokenAction | None) -> Response:
         if server.authorizer.shows_page(checked, env):
-            return self.pages.login(server.authorizer.begin(checked), env.config, DECISION_PATH)
+            action = f"/ns/{server.namespace}{DECISION_PATH}" if server.namespace else DECISION_PATH
+            return self.pages.login(server.authorizer.begin(checked), env.config, action)
         return redirect_back(server.authorizer.act(checked, env, override), env)
 
     def render_error(self, err: OAuthError, issuer: str) -> Response:

@@ -25,6 +25,7 @@ from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.responses import json_response, raw_response
 from mock_op_auth.errors import InsufficientScopeError
 from mock_op_auth.http.call import path_of
+from mock_op_auth.http.deps import SERVER
 from mock_op_auth.http.runner import BaseHandler, Facts, run
 from mock_op_auth.oauth.bearer import TokenInfo
 from mock_op_auth.oauth.context import Env
@@ -95,15 +96,25 @@ class ResourceRoute(BaseRoute):
     """The stub's entrance (see the module docstring); built with its Server and the server's own paths."""
 
     def __init__(self, server: Server, reserved: list[tuple[str, re.Pattern[str]]]) -> None:
-        self.server = server
+        self.server = server  # the root; a namespace's Server comes in the scope (http/namespaces.py)
         self.static = frozenset(path for path, _ in reserved if "{" not in path)
         self.patterns = [pattern for path, pattern in reserved if "{" in path]
         self._table = ResourceTable(server.config)
+        self._tables: dict[int, ResourceTable] = {}  # namespaces' fixtures, by id of their Config
 
-    def table(self) -> ResourceTable:
-        if self._table.config is not self.server.config:  # a new fixture (--watch, reload)
-            self._table = ResourceTable(self.server.config)
-        return self._table
+    def table(self, server: Server) -> ResourceTable:
+        config = server.config
+        if self._table.config is config:
+            return self._table
+        if server is self.server:  # a new fixture (--watch, reload)
+            self._table = ResourceTable(config)
+            return self._table
+        table = self._tables.get(id(config))
+        if table is None or table.config is not config:
+            if len(self._tables) >= 1024:
+                self._tables.clear()
+            table = self._tables[id(config)] = ResourceTable(config)
+        return table
 
     def reserved(self, path: str) -> bool:
         return path in self.static or path.startswith(CONTROL_PREFIX) or any(p.match(path) for p in self.patterns)
@@ -112,13 +123,14 @@ class ResourceRoute(BaseRoute):
         if scope["type"] != "http":
             return Match.NONE, {}
         path = scope["path"]
-        handler = self.table().find(scope["method"], path)
+        handler = self.table(scope.get(SERVER) or self.server).find(scope["method"], path)
         if handler is None or self.reserved(path):
             return Match.NONE, {}
         return Match.FULL, {"mock_op_auth.resource": handler}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await run(self.server, Request(scope, receive), scope["mock_op_auth.resource"])
+        server = scope.get(SERVER) or self.server
+        response = await run(server, Request(scope, receive), scope["mock_op_auth.resource"])
         await response(scope, receive, send)
 
 
@@ -138,7 +150,7 @@ class FallbackRoute(BaseRoute):
         own = [r for r in self.routes if not isinstance(r, ResourceRoute | FallbackRoute)]
         methods = {m for m in METHODS if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in own)}
         if not self.resources.reserved(scope["path"]):
-            methods |= self.resources.table().methods(scope["path"])
+            methods |= self.resources.table(scope.get(SERVER) or self.resources.server).methods(scope["path"])
         return methods
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:

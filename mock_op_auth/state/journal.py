@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -70,3 +71,26 @@ class Journal:
     def resize(self, size: int) -> None:
         with self._lock:
             self._entries = deque(self._entries, maxlen=size)
+
+
+class SharedJournal:
+    """The journal of processes sharing a store: entries appended there with ids unique and
+    increasing across every process; reads return the newest ``size`` entries, oldest first."""
+
+    def __init__(self, state: Any, size: int) -> None:
+        self._state = state
+        self._size = size
+
+    def record(self, entry: dict[str, Any]) -> None:
+        self._state.journal_append(json.dumps(entry, separators=(",", ":"), default=str), self._size)
+
+    def entries(self, endpoint: str | None = None, client_id: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self._state.journal(self._size)
+                if (endpoint is None or e.get("endpoint") == endpoint)
+                and (client_id is None or e.get("client_id") == client_id)]
+
+    def clear(self) -> None:
+        self._state.journal_clear()
+
+    def resize(self, size: int) -> None:
+        self._size = size

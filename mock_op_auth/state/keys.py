@@ -368,3 +368,29 @@ def verify_hs256(token: str, secret: str) -> dict[str, Any]:
 def sign_with_pem(claims: Mapping[str, Any], pem: bytes, alg: str, headers: Mapping[str, Any]) -> str:
     """Sign with an arbitrary key (tests, request objects, deliberately broken tokens)."""
     return jws.sign(dict(claims), jwk.construct(pem, alg), headers=dict(headers), algorithm=alg)
+
+
+class SharedKeySet(KeySet):
+    """The keys of processes sharing a store: the first process on an empty store creates the key
+    and the others adopt it; a rotation is one transaction of the store; ``reload`` (called by
+    ``Server.sync`` when the store's key version moves) takes the keys another process rotated."""
+
+    def __init__(self, alg: str, clock: Clock, state: Any, initial: SigningKey | None = None) -> None:
+        rows = state.signing_keys(alg)
+        if not any(retire_at is None for _, retire_at in rows):
+            key = initial if initial is not None and initial.alg == alg else generate_key(alg)
+            state.init_keys(alg, key.private_pem, key.kid)
+            rows = state.signing_keys(alg)
+        super().__init__(alg, clock, [key_from_pem(pem, alg, retire_at) for pem, retire_at in rows])
+        self._state = state
+
+    def reload(self) -> None:
+        keys = [key_from_pem(pem, self.alg, retire_at) for pem, retire_at in self._state.signing_keys(self.alg)]
+        if keys:
+            self._keys = keys
+
+    def rotate(self, keep_for: float) -> SigningKey:
+        key = generate_key(self.alg)
+        self._state.rotate_keys(self.alg, key.private_pem, key.kid, self._clock.now() + keep_for)
+        self.reload()
+        return self.current

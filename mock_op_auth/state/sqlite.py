@@ -1,51 +1,32 @@
-"""SqliteStore: the Store protocol kept in one SQLite file (``serve --state FILE``), so a restarted
-server still honours the codes and refresh tokens its clients hold, keeps revocations, and signs
-and verifies with the same keys.
+"""SqliteStore: the Store and its shared state in one SQLite file (``--state FILE`` or
+``sqlite:///PATH``), correct for several processes at once (``serve --workers N``, or servers
+started on one file): a restarted server still honours what it issued, and every process on
+the file behaves as one server.
 
 Every record type lives in one generic table of JSON-serialised frozen dataclasses keyed by
 ``(kind, id)``, with an expiry column and an optional ``grant_id`` (what a grant's revocation
-reaches). Adding a record type (an intent, a registered client) is a dataclass in ``RECORDS`` and
-two one-line methods over ``_put``/``_get``; no schema change.
+reaches). A namespace's rows carry its name as a prefix of ``kind`` (``ns:code``), so files of
+the first release open unchanged. Adding a record type is a ``Kind`` in ``state/store.py``; no
+schema change.
 
-Durability: WAL journal with ``synchronous=NORMAL``. Each write commits before the response is
-sent; in WAL mode a commit is in the OS's hands once ``write()`` returns, so a killed process
-(SIGKILL, a container stop) loses nothing committed. Only a power cut or kernel crash can lose
-the last commits, never corrupt the file, and that is not worth an fsync per issued token in a mock.
+Nothing is cached in the process: every read is a query, every read-modify-write (a code's single
+use, a refresh token's rotation, a rule's ``times``) one ``BEGIN IMMEDIATE`` transaction, which
+SQLite serialises across processes. Durability: WAL journal with ``synchronous=NORMAL``; each
+write commits before the response is sent, so a killed process loses nothing it answered for.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from mock_op_auth.state.clock import Clock
-from mock_op_auth.state.keys import KeySet, SigningKey, key_from_pem
-from mock_op_auth.state.store import (
-    INTENT_RETENTION,
-    AccessToken,
-    AuthCode,
-    Grant,
-    Intent,
-    LoginRequest,
-    RefreshToken,
-    RegisteredClient,
-    Session,
-    UsedJti,
-)
-
-T = TypeVar("T")
-
-# kind -> record class; a new record type is one line here (plus its put/get methods).
-RECORDS: dict[str, type[Any]] = {"code": AuthCode, "grant": Grant, "access": AccessToken, "refresh": RefreshToken,
-                                 "intent": Intent, "client": RegisteredClient, "login": LoginRequest,
-                                 "session": Session, "jti": UsedJti}
-NEVER = 1e18  # expires_at of records that live until a reset (runtime-registered clients)
-_TUPLE_FIELDS = {kind: frozenset(f.name for f in dataclasses.fields(cls) if str(f.type).startswith("tuple"))
-                 for kind, cls in RECORDS.items()}
+from mock_op_auth.state.shared import JOURNAL_TRIM_EVERY, NOT_SET, Control, NamespaceRecord
+from mock_op_auth.state.store import KINDS, RECORDS, Change, RecordStore, StoreUnavailableError, decode, encode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -65,249 +46,393 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     retire_at REAL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rules (ns TEXT NOT NULL, id INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (ns, id));
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, used INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS namespaces (
+    name TEXT PRIMARY KEY, token TEXT NOT NULL, fixtures TEXT, created_at REAL NOT NULL, used_at REAL NOT NULL
+);
 """
+CONTROL_NAMES = ("offset", "active", "rules_version", "keys_version", "clients_version")
 
 
 class StateError(RuntimeError):
     """The state file cannot be opened or is not a mock-op-auth state database."""
 
 
-def encode(record: Any) -> str:
-    return json.dumps({f.name: getattr(record, f.name) for f in dataclasses.fields(record)},
-                      separators=(",", ":"))
+class _Connection:
+    """One SQLite connection and its lock, shared by the views of every namespace in a process."""
 
-
-def decode(kind: str, data: str) -> Any:
-    values = json.loads(data)
-    for name in _TUPLE_FIELDS[kind]:
-        if isinstance(values.get(name), list):
-            values[name] = tuple(values[name])
-    return RECORDS[kind](**values)
-
-
-class SqliteStore:
-    """The Store protocol over SQLite; one connection under one lock (the server runs one loop)."""
-
-    PURGE_EVERY = 1024
-
-    def __init__(self, path: str | Path, clock: Clock, limit: int = 200_000) -> None:
-        self._clock = clock
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._writes = 0
+    def __init__(self, path: str | Path) -> None:
+        self.lock = threading.Lock()
+        self.path = str(path)
         try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA wal_autocheckpoint=4000")  # fewer, larger checkpoints: less work per write
+            if self.db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise StateError(f"{path}: the state database fails its integrity check")
-            self._db.executescript(SCHEMA)
+            with self.lock:  # one transaction, so processes starting together create the schema once
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in filter(str.strip, SCHEMA.split(";")):
+                        self.db.execute(statement)
+                    columns = {row[1] for row in self.db.execute("PRAGMA table_info(signing_keys)")}
+                    if "ns" not in columns:  # a file of the first release
+                        self.db.execute("ALTER TABLE signing_keys ADD COLUMN ns TEXT NOT NULL DEFAULT ''")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
         except sqlite3.Error as err:
             raise StateError(f"{path}: cannot use as a state database: {err}") from None
 
-    # -- generic records ------------------------------------------------------------------------
-    def _put(self, kind: str, key: str, record: Any, expires_at: float, grant_id: str | None = None) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO records (kind, id, expires_at, grant_id, data) "
-                             "VALUES (?, ?, ?, ?, ?)", (kind, key, expires_at, grant_id, encode(record)))
-            self._writes += 1
-            if self._writes >= self.PURGE_EVERY:
-                self._writes = 0
-                self._purge()
 
-    def _get(self, kind: str, key: str) -> Any:
-        with self._lock:
-            row = self._db.execute("SELECT data FROM records WHERE kind = ? AND id = ?", (kind, key)).fetchone()
-        if row is None:
-            return None
+class SqliteStore(RecordStore):
+    """The Store protocol and SharedState over SQLite, for one namespace ("" is the root)."""
+
+    shared = True
+    PURGE_EVERY = 1024
+
+    def __init__(self, path: str | Path, clock: Clock, limit: int = 200_000, *, namespace: str = "",
+                 connection: _Connection | None = None) -> None:
+        self._clock = clock
+        self._limit = limit
+        self._conn = connection or _Connection(path)
+        self._db = self._conn.db
+        self._lock = self._conn.lock
+        self.namespace = namespace
+        self._p = f"{namespace}:" if namespace else ""  # records: the first release's kinds at the root
+        self._c = f"{namespace}/"  # meta and counters: "/" never occurs in a namespace's name
+        self._kinds = {kind: self._p + kind for kind in KINDS}
+        self._writes = 0
+        self._appends = 0
+
+    def view(self, namespace: str, clock: Clock | None = None) -> SqliteStore:
+        """The same file as seen by another namespace (one connection per process)."""
+        return SqliteStore(self._conn.path, clock or self._clock, self._limit, namespace=namespace,
+                           connection=self._conn)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         try:
-            return decode(kind, row[0])
-        except (ValueError, TypeError):  # unreadable row: treated as unknown, never served
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailableError(f"the state file is unavailable: {err}") from None
+
+    def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        try:
+            with self._lock:
+                return self._db.execute(sql, args).rowcount
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailableError(f"the state file is unavailable: {err}") from None
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: SQLite's write lock is taken first, so it serialises processes."""
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailableError(f"the state file is unavailable: {err}") from None
+
+    def _decode(self, kind: str, data: str) -> Any:
+        try:
+            return decode(kind, data)
+        except (ValueError, TypeError):  # an unreadable row is unknown, never served
             return None
 
-    def _purge(self) -> None:
-        """Drop expired rows, then the oldest of any kind past the bound (caller holds the lock)."""
-        self._db.execute("DELETE FROM records WHERE expires_at <= ?", (self._clock.now(),))
-        for kind in RECORDS:
-            count = self._db.execute("SELECT count(*) FROM records WHERE kind = ?", (kind,)).fetchone()[0]
-            if count > self._limit:
-                self._db.execute("DELETE FROM records WHERE kind = ? AND id IN (SELECT id FROM records "
-                                 "WHERE kind = ? ORDER BY expires_at LIMIT ?)", (kind, kind, count - self._limit))
+    # -- generic records ------------------------------------------------------------------------
+    def put(self, kind: str, record: Any) -> None:
+        spec = KINDS[kind]
+        self._execute("INSERT OR REPLACE INTO records (kind, id, expires_at, grant_id, data) VALUES (?, ?, ?, ?, ?)",
+                      (self._kinds[kind], spec.key(record), spec.expires(record), spec.grant(record), encode(record)))
+        if kind == "client":
+            self._bump("clients_version")
+        self._writes += 1
+        if self._writes >= self.PURGE_EVERY:
+            self._writes = 0
+            self.purge()
 
-    # -- the Store protocol ---------------------------------------------------------------------
-    def put_code(self, code: AuthCode) -> None:
-        self._put("code", code.code, code, code.expires_at)
+    def get(self, kind: str, key: str) -> Any:
+        rows = self._query("SELECT data FROM records WHERE kind = ? AND id = ?", (self._kinds[kind], key))
+        return self._decode(kind, rows[0][0]) if rows else None
 
-    def get_code(self, code: str) -> AuthCode | None:
-        return self._get("code", code)
+    def take(self, kind: str, key: str) -> Any:
+        try:
+            with self._lock:
+                row = self._db.execute("DELETE FROM records WHERE kind = ? AND id = ? RETURNING data",
+                                       (self._kinds[kind], key)).fetchone()
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailableError(f"the state file is unavailable: {err}") from None
+        return self._decode(kind, row[0]) if row else None
 
-    def put_grant(self, grant: Grant) -> None:
-        self._put("grant", grant.id, grant, grant.expires_at)
+    def update(self, kind: str, key: str, change: Change) -> tuple[Any, Any]:
+        spec, stored = KINDS[kind], self._kinds[kind]
+        with self._tx() as db:
+            row = db.execute("SELECT data FROM records WHERE kind = ? AND id = ?", (stored, key)).fetchone()
+            before = self._decode(kind, row[0]) if row else None
+            after = change(before)
+            if after is not before:
+                if after is None:
+                    db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (stored, key))
+                else:
+                    db.execute("INSERT OR REPLACE INTO records (kind, id, expires_at, grant_id, data) "
+                               "VALUES (?, ?, ?, ?, ?)",
+                               (stored, key, spec.expires(after), spec.grant(after), encode(after)))
+        return before, after
 
-    def get_grant(self, grant_id: str) -> Grant | None:
-        return self._get("grant", grant_id)
-
-    def put_access(self, token: AccessToken) -> None:
-        self._put("access", token.key, token, token.expires_at, token.grant_id)
-
-    def get_access(self, key: str) -> AccessToken | None:
-        return self._get("access", key)
-
-    def put_refresh(self, token: RefreshToken) -> None:
-        self._put("refresh", token.token, token, token.expires_at, token.grant_id)
-
-    def get_refresh(self, token: str) -> RefreshToken | None:
-        return self._get("refresh", token)
+    def values(self, kind: str) -> list[Any]:
+        rows = self._query("SELECT data FROM records WHERE kind = ?", (self._kinds[kind],))
+        return [r for r in (self._decode(kind, data) for (data,) in rows) if r is not None]
 
     def revoke_grant(self, grant_id: str) -> None:
         """Revoke a grant and every access token issued from it, in one transaction."""
-        with self._lock:
-            row = self._db.execute("SELECT data FROM records WHERE kind = 'grant' AND id = ?", (grant_id,)).fetchone()
-            if row is None:
-                return
-            grant = dataclasses.replace(decode("grant", row[0]), revoked=True, current_refresh=None)
-            tokens = self._db.execute("SELECT data FROM records WHERE kind = 'access' AND grant_id = ?",
-                                      (grant_id,)).fetchall()
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("UPDATE records SET data = ? WHERE kind = 'grant' AND id = ?",
-                                 (encode(grant), grant_id))
-                for (data,) in tokens:
-                    token = dataclasses.replace(decode("access", data), revoked=True)
-                    self._db.execute("UPDATE records SET data = ? WHERE kind = 'access' AND id = ?",
-                                     (encode(token), token.key))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        import dataclasses
 
-    def live_access_tokens(self) -> list[AccessToken]:
-        with self._lock:
-            rows = self._db.execute("SELECT data FROM records WHERE kind = 'access' AND expires_at > ?",
-                                    (self._clock.now(),)).fetchall()
-        tokens = [decode("access", data) for (data,) in rows]
-        return [t for t in tokens if not t.revoked]
+        with self._tx() as db:
+            row = db.execute("SELECT data FROM records WHERE kind = ? AND id = ?",
+                             (self._kinds["grant"], grant_id)).fetchone()
+            grant = self._decode("grant", row[0]) if row else None
+            if grant is None:
+                return
+            db.execute("UPDATE records SET data = ? WHERE kind = ? AND id = ?",
+                       (encode(dataclasses.replace(grant, revoked=True, current_refresh=None)),
+                        self._kinds["grant"], grant_id))
+            for key, data in db.execute("SELECT id, data FROM records WHERE kind = ? AND grant_id = ?",
+                                        (self._kinds["access"], grant_id)).fetchall():
+                token = self._decode("access", data)
+                if token is not None:
+                    db.execute("UPDATE records SET data = ? WHERE kind = ? AND id = ?",
+                               (encode(dataclasses.replace(token, revoked=True)), self._kinds["access"], key))
+
+    def purge(self) -> None:
+        """Drop this namespace's expired rows, then the oldest of any kind past the bound."""
+        kinds = tuple(self._kinds.values())
+        marks = ",".join("?" * len(kinds))
+        with self._tx() as db:
+            db.execute(f"DELETE FROM records WHERE expires_at <= ? AND kind IN ({marks})",
+                       (self._clock.now(), *kinds))
+            for kind in kinds:
+                count = db.execute("SELECT count(*) FROM records WHERE kind = ?", (kind,)).fetchone()[0]
+                if count > self._limit:
+                    db.execute("DELETE FROM records WHERE kind = ? AND id IN (SELECT id FROM records "
+                               "WHERE kind = ? ORDER BY expires_at LIMIT ?)", (kind, kind, count - self._limit))
+
+    def _purge(self) -> None:  # the name the first release's tests use
+        self.purge()
 
     def clear(self) -> None:
-        """Forget every record (``/_mock/reset``); signing keys stay, so old tokens still verify."""
-        with self._lock:
-            self._db.execute("DELETE FROM records")
+        """Forget every record of this namespace (``/_mock/reset``); signing keys stay."""
+        kinds = tuple(self._kinds.values())
+        with self._tx() as db:
+            db.execute(f"DELETE FROM records WHERE kind IN ({','.join('?' * len(kinds))})", kinds)
+            self._bump_in(db, "clients_version")
 
     def sizes(self) -> dict[str, int]:
-        with self._lock:
-            counts = dict(self._db.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
-        return {"codes": counts.get("code", 0), "grants": counts.get("grant", 0),
-                "access_tokens": counts.get("access", 0), "refresh_tokens": counts.get("refresh", 0)}
+        kinds = tuple(self._kinds.values())
+        counts = dict(self._query(f"SELECT kind, count(*) FROM records WHERE kind IN ({','.join('?' * len(kinds))}) "
+                                  "GROUP BY kind", kinds))
+        k = self._kinds
+        return {"codes": counts.get(k["code"], 0), "grants": counts.get(k["grant"], 0),
+                "access_tokens": counts.get(k["access"], 0), "refresh_tokens": counts.get(k["refresh"], 0)}
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    # -- PSD2 state -----------------------------------------------------------------------------
-    def put_login(self, login: LoginRequest) -> None:
-        self._put("login", login.id, login, login.expires_at)
+    # -- shared control state -------------------------------------------------------------------
+    def _bump(self, name: str) -> None:
+        self._execute("INSERT INTO meta (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                      (self._c + name,))
 
-    def get_login(self, login_id: str) -> LoginRequest | None:
-        login = self._get("login", login_id)
-        return login if login is None or login.expires_at > self._clock.now() else None
+    def _bump_in(self, db: sqlite3.Connection, name: str) -> None:
+        db.execute("INSERT INTO meta (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                   (self._c + name,))
 
-    def take_login(self, login_id: str) -> bool:
+    def control(self) -> Control:
+        names = tuple(self._c + n for n in CONTROL_NAMES)
+        values = dict(self._query(f"SELECT name, value FROM meta WHERE name IN ({','.join('?' * len(names))})",
+                                  names))
+        p = self._c
+        active = values.get(p + "active", NOT_SET)
+        return Control(offset=float(values.get(p + "offset") or 0.0), active=active if active != "" else None,
+                       rules_version=int(values.get(p + "rules_version") or 0),
+                       keys_version=int(values.get(p + "keys_version") or 0),
+                       clients_version=int(values.get(p + "clients_version") or 0))
+
+    def advance_clock(self, seconds: float) -> float:
+        rows = self._query("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
+                           "SET value = value + excluded.value RETURNING value", (self._c + "offset", seconds))
+        return float(rows[0][0])
+
+    def set_clock(self, offset: float) -> None:
+        self._execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (self._c + "offset", offset))
+
+    def set_active(self, name: str | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (self._c + "active", name or ""))
+            if name is not None:
+                db.execute("DELETE FROM counters WHERE name >= ? AND name < ?",
+                           (f"{self._c}{name}:", f"{self._c}{name};"))
+
+    def add_rule(self, data: str, limit: int, is_used_up: Callable[[str, int], bool]) -> int | None:
+        with self._tx() as db:
+            rules = db.execute("SELECT id, data FROM rules WHERE ns = ?", (self.namespace,)).fetchall()
+            if len(rules) >= limit:
+                uses = self._uses(db)
+                done = [rid for rid, rule in rules if is_used_up(rule, uses.get(f"runtime:{rid}", 0))]
+                db.executemany("DELETE FROM rules WHERE ns = ? AND id = ?", [(self.namespace, i) for i in done])
+                if len(rules) - len(done) >= limit:
+                    return None
+            row = db.execute("INSERT INTO meta (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
+                             "SET value = value + 1 RETURNING value", (self._c + "next_rule",)).fetchone()
+            rule_id = int(row[0])
+            db.execute("INSERT INTO rules (ns, id, data) VALUES (?, ?, ?)", (self.namespace, rule_id, data))
+            self._bump_in(db, "rules_version")
+            return rule_id
+
+    def rules(self) -> list[tuple[int, str]]:
+        return [(int(i), d) for i, d in self._query("SELECT id, data FROM rules WHERE ns = ? ORDER BY id",
+                                                    (self.namespace,))]
+
+    def clear_rules(self) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM rules WHERE ns = ?", (self.namespace,))
+            self._bump_in(db, "rules_version")
+
+    def use_rule(self, key: str, times: int | None) -> bool:
+        """One use of a rule, unless ``times`` uses are spent already (one atomic statement)."""
+        limit = times if times is not None else 2**62
+        if limit <= 0:
+            return False
+        return self._execute("INSERT INTO counters (name, used) VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
+                             "SET used = used + 1 WHERE used < ?", (self._c + key, limit)) > 0
+
+    def _uses(self, db: sqlite3.Connection) -> dict[str, int]:
+        c = self._c
+        rows = db.execute("SELECT name, used FROM counters WHERE name >= ? AND name < ?", (c, c[:-1] + "0")).fetchall()
+        return {name[len(c):]: int(used) for name, used in rows}
+
+    def rule_uses(self) -> dict[str, int]:
         with self._lock:
-            return self._db.execute("DELETE FROM records WHERE kind = 'login' AND id = ?", (login_id,)).rowcount > 0
+            return self._uses(self._db)
 
-    def put_session(self, session: Session) -> None:
-        self._put("session", session.sid, session, session.expires_at)
+    def journal_append(self, entry: str, size: int) -> None:
+        self._execute("INSERT INTO journal (ns, data) VALUES (?, ?)", (self.namespace, entry))
+        self._appends += 1
+        if self._appends >= JOURNAL_TRIM_EVERY:
+            self._appends = 0
+            self._execute("DELETE FROM journal WHERE ns = ? AND id <= (SELECT id FROM journal WHERE ns = ? "
+                          "ORDER BY id DESC LIMIT 1 OFFSET ?)", (self.namespace, self.namespace, size))
 
-    def get_session(self, sid: str) -> Session | None:
-        session = self._get("session", sid)
-        return session if session is None or session.expires_at > self._clock.now() else None
+    def journal(self, size: int) -> list[dict[str, Any]]:
+        import json
 
-    def sessions(self) -> list[Session]:
-        with self._lock:
-            rows = self._db.execute("SELECT data FROM records WHERE kind = 'session' AND expires_at > ? "
-                                    "ORDER BY expires_at", (self._clock.now(),)).fetchall()
-        return [decode("session", data) for (data,) in rows]
+        rows = self._query("SELECT id, data FROM journal WHERE ns = ? ORDER BY id DESC LIMIT ?", (self.namespace, size))
+        return [{"id": int(i), **json.loads(d)} for i, d in reversed(rows)]
 
-    def take_session(self, sid: str) -> Session | None:
-        with self._lock:
-            row = self._db.execute("DELETE FROM records WHERE kind = 'session' AND id = ? AND expires_at > ? "
-                                   "RETURNING data", (sid, self._clock.now())).fetchone()
-        return decode("session", row[0]) if row else None
+    def journal_clear(self) -> None:
+        self._execute("DELETE FROM journal WHERE ns = ?", (self.namespace,))
 
-    def link_session_grant(self, sid: str, grant_id: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute("SELECT data FROM records WHERE kind = 'session' AND id = ?",
-                                       (sid,)).fetchone()
-                if row is not None:
-                    session = decode("session", row[0])
-                    if grant_id not in session.grant_ids:
-                        session = dataclasses.replace(session, grant_ids=(*session.grant_ids, grant_id))
-                        self._db.execute("UPDATE records SET data = ? WHERE kind = 'session' AND id = ?",
-                                         (encode(session), sid))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def signing_keys(self, alg: str) -> list[tuple[bytes, float | None]]:
+        rows = self._query("SELECT pem, retire_at FROM signing_keys WHERE ns = ? AND alg = ? AND "
+                           "(retire_at IS NULL OR retire_at > ?) ORDER BY retire_at IS NULL, created_at",
+                           (self.namespace, alg, self._clock.now()))
+        return [(bytes(pem), retire_at) for pem, retire_at in rows]
 
-    def use_jti(self, used: UsedJti) -> bool:
-        """Record ``used`` unless a live record of its key exists; one statement, so atomic."""
-        with self._lock:
-            inserted = self._db.execute(
-                "INSERT INTO records (kind, id, expires_at, grant_id, data) VALUES ('jti', ?, ?, NULL, ?) "
-                "ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data "
-                "WHERE records.expires_at <= ?", (used.key, used.expires_at, encode(used), self._clock.now()))
-            return inserted.rowcount > 0
+    def init_keys(self, alg: str, pem: bytes, kid: str = "") -> None:
+        """Save ``pem`` as the current key unless another process saved one first."""
+        with self._tx() as db:
+            found = db.execute("SELECT 1 FROM signing_keys WHERE ns = ? AND alg = ? AND retire_at IS NULL",
+                               (self.namespace, alg)).fetchone()
+            if found is None:
+                db.execute("INSERT OR REPLACE INTO signing_keys (kid, alg, pem, retire_at, created_at, ns) "
+                           "VALUES (?, ?, ?, NULL, ?, ?)", (kid, alg, pem, self._clock.now(), self.namespace))
+                self._bump_in(db, "keys_version")
 
-    def put_intent(self, intent: Intent) -> None:
-        self._put("intent", intent.id, intent, intent.expires_at + INTENT_RETENTION)
+    def rotate_keys(self, alg: str, pem: bytes, kid: str, retire_at: float) -> None:
+        """Retire the current key at ``retire_at`` and make ``pem`` current, in one transaction."""
+        with self._tx() as db:
+            db.execute("UPDATE signing_keys SET retire_at = ? WHERE ns = ? AND alg = ? AND retire_at IS NULL",
+                       (retire_at, self.namespace, alg))
+            db.execute("INSERT OR REPLACE INTO signing_keys (kid, alg, pem, retire_at, created_at, ns) "
+                       "VALUES (?, ?, ?, NULL, ?, ?)", (kid, alg, pem, self._clock.now(), self.namespace))
+            self._bump_in(db, "keys_version")
 
-    def get_intent(self, intent_id: str) -> Intent | None:
-        return self._get("intent", intent_id)
+    def reset_state(self) -> None:
+        """Forget records, runtime rules, counters, journal, clock offset and the chosen scenario."""
+        kinds = tuple(self._kinds.values())
+        c = self._c
+        with self._tx() as db:
+            db.execute(f"DELETE FROM records WHERE kind IN ({','.join('?' * len(kinds))})", kinds)
+            db.execute("DELETE FROM rules WHERE ns = ?", (self.namespace,))
+            db.execute("DELETE FROM counters WHERE name >= ? AND name < ?", (c, c[:-1] + "0"))
+            db.execute("DELETE FROM journal WHERE ns = ?", (self.namespace,))
+            db.execute("DELETE FROM meta WHERE name IN (?, ?)", (c + "offset", c + "active"))
+            for name in ("rules_version", "clients_version"):
+                self._bump_in(db, name)
 
-    def put_registered_client(self, client: RegisteredClient) -> None:
-        self._put("client", client.client_id, client, NEVER)
+    # -- namespaces (the root's registry) --------------------------------------------------------
+    def ns_create(self, record: NamespaceRecord, limit: int, idle_ttl: float) -> str:
+        with self._tx() as db:
+            idle = [n for (n,) in db.execute("SELECT name FROM namespaces WHERE used_at <= ?",
+                                             (record.created_at - idle_ttl,)).fetchall()]
+            for name in idle:
+                self._drop_namespace(db, name)
+            if db.execute("SELECT 1 FROM namespaces WHERE name = ?", (record.name,)).fetchone():
+                return "taken"
+            if db.execute("SELECT count(*) FROM namespaces").fetchone()[0] >= limit:
+                return "full"
+            db.execute("INSERT INTO namespaces (name, token, fixtures, created_at, used_at) VALUES (?, ?, ?, ?, ?)",
+                       (record.name, record.token, record.fixtures, record.created_at, record.used_at))
+            return "ok"
 
-    def registered_clients(self) -> list[RegisteredClient]:
-        with self._lock:
-            rows = self._db.execute("SELECT data FROM records WHERE kind = 'client'").fetchall()
-        return [decode("client", data) for (data,) in rows]
+    def ns_get(self, name: str, now: float, idle_ttl: float) -> NamespaceRecord | None:
+        rows = self._query("SELECT name, token, fixtures, created_at, used_at FROM namespaces WHERE name = ?", (name,))
+        if not rows:
+            return None
+        record = NamespaceRecord(*rows[0])
+        if record.used_at <= now - idle_ttl:
+            with self._tx() as db:
+                self._drop_namespace(db, name)
+            return None
+        return record
 
-    # -- signing keys ---------------------------------------------------------------------------
-    def keyset(self, alg: str) -> KeySet:
-        """The saved keys for ``alg`` still in use, or a new one saved now; rotations are saved too."""
-        now = self._clock.now()
-        with self._lock:
-            rows = self._db.execute("SELECT pem, retire_at FROM signing_keys WHERE alg = ? AND "
-                                    "(retire_at IS NULL OR retire_at > ?) ORDER BY retire_at IS NULL, created_at",
-                                    (alg, now)).fetchall()
-        keys = [key_from_pem(pem, alg, retire_at) for pem, retire_at in rows]
-        keyset = PersistentKeySet(alg, self._clock, keys or None, store=self)
-        if not keys:
-            self.save_keys(keyset.all())
-        return keyset
+    def ns_touch(self, name: str, now: float) -> None:
+        self._execute("UPDATE namespaces SET used_at = max(used_at, ?) WHERE name = ?", (now, name))
 
-    def save_keys(self, keys: list[SigningKey]) -> None:
-        now = self._clock.now()
-        with self._lock:
-            self._db.executemany("INSERT INTO signing_keys (kid, alg, pem, retire_at, created_at) VALUES "
-                                 "(?, ?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET retire_at = excluded.retire_at",
-                                 [(k.kid, k.alg, k.private_pem, k.retire_at, now) for k in keys])
+    def ns_delete(self, name: str) -> bool:
+        with self._tx() as db:
+            return self._drop_namespace(db, name)
 
+    def ns_list(self, now: float, idle_ttl: float) -> list[NamespaceRecord]:
+        rows = self._query("SELECT name, token, fixtures, created_at, used_at FROM namespaces "
+                           "WHERE used_at > ? ORDER BY created_at", (now - idle_ttl,))
+        return [NamespaceRecord(*row) for row in rows]
 
-class PersistentKeySet(KeySet):
-    """A KeySet whose rotations are written to the state file before the new key signs anything."""
-
-    def __init__(self, alg: str, clock: Clock, keys: list[SigningKey] | None, *, store: SqliteStore) -> None:
-        super().__init__(alg, clock, keys)
-        self._store = store
-
-    def rotate(self, keep_for: float) -> SigningKey:
-        key = super().rotate(keep_for)
-        self._store.save_keys(self.all())
-        return key
+    @staticmethod
+    def _drop_namespace(db: sqlite3.Connection, name: str) -> bool:
+        """Delete a namespace and everything in it (inside the caller's transaction)."""
+        found = db.execute("DELETE FROM namespaces WHERE name = ?", (name,)).rowcount > 0
+        # ';' sorts right after ':' and '0' after '/': each range is every name with the prefix
+        db.execute("DELETE FROM records WHERE kind >= ? AND kind < ?", (f"{name}:", f"{name};"))
+        db.execute("DELETE FROM meta WHERE name >= ? AND name < ?", (f"{name}/", f"{name}0"))
+        db.execute("DELETE FROM counters WHERE name >= ? AND name < ?", (f"{name}/", f"{name}0"))
+        db.execute("DELETE FROM rules WHERE ns = ?", (name,))
+        db.execute("DELETE FROM journal WHERE ns = ?", (name,))
+        db.execute("DELETE FROM signing_keys WHERE ns = ?", (name,))
+        return found
 
 
-__all__ = ["RECORDS", "PersistentKeySet", "SqliteStore", "StateError"]
+__all__ = ["RECORDS", "SqliteStore", "StateError"]

@@ -1,18 +1,32 @@
 """State of issued artefacts: authorization codes, grants (refresh families), access and
-refresh tokens, login requests waiting on the login page, login sessions, the ``jti`` of client
-assertions already used, PSD2 intents and registered clients.
+refresh tokens, login requests waiting on the login page, login sessions, used client-assertion
+ids, PSD2 intents and registered clients.
 
-``Store`` is the interface; ``MemoryStore`` keeps everything in dicts, bounded in size and
-expiring by the mock clock. Records are frozen dataclasses and every change is an explicit
-``put_*`` call, so another store (SQLite, for ``--state``) implements the same few methods.
+``Store`` is the interface. Every record is a frozen dataclass of one *kind* (``KINDS``: its
+class, key, expiry and the grant it belongs to), so a backend implements a few generic,
+atomic primitives (``put``, ``get``, ``take``, ``update``, ``values``, ``revoke_grant``,
+``clear``) and ``RecordStore`` gives every backend the same typed methods on top of them:
+``MemoryStore`` here (dicts, bounded, expiring by the mock clock), ``SqliteStore``
+(``state/sqlite.py``) and ``RedisStore`` (``state/redis.py``), which several processes share.
+
+Single use and rotation are compare-and-set operations of the store (``redeem_code``,
+``rotate_refresh``), never a read in one call and a write in the next, so two processes
+redeeming one code at once cannot both win. A revoked grant stays revoked: ``put_grant``
+never clears ``revoked``.
+
+How to add a record type: a frozen dataclass, one ``Kind`` line in ``KINDS``, and its typed
+methods on ``RecordStore`` (one line each over the primitives); every backend then stores it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from mock_op_auth.state.clock import Clock
@@ -101,36 +115,6 @@ class LoginRequest:
 MAX_LOGIN_REQUESTS = 10_000
 
 
-@dataclass(frozen=True)
-class Session:
-    """A user's login session at the authorization endpoint (OIDC Session Management's ``sid``).
-
-    The browser holds ``sid`` and ``secret`` in a cookie; ``clients`` got codes in this session
-    (they are told of its end by back-channel logout), ``grant_ids`` are the grants those codes
-    started (revoked with it under ``server.revoke_on_logout``)."""
-
-    sid: str
-    secret: str
-    user: str | None
-    subject: str
-    auth_time: int
-    expires_at: float
-    clients: tuple[str, ...] = ()
-    grant_ids: tuple[str, ...] = ()
-    issuer: str = ""  # the issuer its ID tokens name; its logout tokens name the same
-
-
-@dataclass(frozen=True)
-class UsedJti:
-    """A client assertion's ``jti`` (RFC 7523 §3): kept until the assertion expires, so it is used once."""
-
-    key: str  # "<client_id> <jti>"
-    expires_at: float
-
-
-MAX_SESSIONS = 10_000
-
-
 # --- PSD2 state: intents (AIS consents) and clients registered at runtime (op-auth.md §4.1, §4.3) ---
 
 IntentStatus = Literal["Unauthorized", "Authorized", "Rejected", "Revoked", "Expired"]
@@ -165,36 +149,260 @@ class RegisteredClient:
     issued_at: int
 
 
-class Store(Protocol):
-    """What services need from state; every method is atomic."""
 
+@dataclass(frozen=True)
+class Session:
+    """A user's login session at the authorization endpoint (OIDC Session Management's ``sid``).
+
+    The browser holds ``sid`` and ``secret`` in a cookie; ``clients`` got codes in this session
+    (they are told of its end by back-channel logout), ``grant_ids`` are the grants those codes
+    started (revoked with it under ``server.revoke_on_logout``)."""
+
+    sid: str
+    secret: str
+    user: str | None
+    subject: str
+    auth_time: int
+    expires_at: float
+    clients: tuple[str, ...] = ()
+    grant_ids: tuple[str, ...] = ()
+    issuer: str = ""  # the issuer its ID tokens name; its logout tokens name the same
+
+
+@dataclass(frozen=True)
+class UsedJti:
+    """A client assertion's ``jti`` (RFC 7523 §3): kept until the assertion expires, so it is used once."""
+
+    key: str  # "<client_id> <jti>"
+    expires_at: float
+
+
+MAX_SESSIONS = 10_000
+
+
+NEVER = 1e18  # expires_at of records that live until a reset (runtime-registered clients)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One record type: its class, its key, when it expires (mock clock), the grant it belongs to
+    (what a grant's revocation reaches), and how many rows of it a store keeps at most."""
+
+    cls: type[Any]
+    key: Callable[[Any], str]
+    expires: Callable[[Any], float]
+    grant: Callable[[Any], str | None] = lambda record: None
+    limit: int | None = None  # None: the store's own limit
+
+
+KINDS: dict[str, Kind] = {
+    "code": Kind(AuthCode, attrgetter("code"), attrgetter("expires_at")),
+    "grant": Kind(Grant, attrgetter("id"), attrgetter("expires_at")),
+    "access": Kind(AccessToken, attrgetter("key"), attrgetter("expires_at"), attrgetter("grant_id")),
+    "refresh": Kind(RefreshToken, attrgetter("token"), attrgetter("expires_at"), attrgetter("grant_id")),
+    "login": Kind(LoginRequest, attrgetter("id"), attrgetter("expires_at"), limit=MAX_LOGIN_REQUESTS),
+    "session": Kind(Session, attrgetter("sid"), attrgetter("expires_at"), limit=MAX_SESSIONS),
+    "jti": Kind(UsedJti, attrgetter("key"), attrgetter("expires_at")),
+    "intent": Kind(Intent, attrgetter("id"), lambda i: i.expires_at + INTENT_RETENTION),
+    "client": Kind(RegisteredClient, attrgetter("client_id"), lambda c: NEVER, limit=MAX_REGISTERED_CLIENTS),
+}
+RECORDS: dict[str, type[Any]] = {name: kind.cls for name, kind in KINDS.items()}
+_TUPLE_FIELDS = {name: frozenset(f.name for f in dataclasses.fields(kind.cls) if str(f.type).startswith("tuple"))
+                 for name, kind in KINDS.items()}
+
+
+def encode(record: Any) -> str:
+    """A record as JSON (the shared stores keep this text)."""
+    return json.dumps({f.name: getattr(record, f.name) for f in dataclasses.fields(record)}, separators=(",", ":"))
+
+
+def decode(kind: str, data: str | bytes) -> Any:
+    """The record of ``kind`` that ``encode`` wrote; raises ValueError or TypeError on anything else."""
+    values = json.loads(data)
+    for name in _TUPLE_FIELDS[kind]:
+        if isinstance(values.get(name), list):
+            values[name] = tuple(values[name])
+    return KINDS[kind].cls(**values)
+
+
+class StoreUnavailableError(RuntimeError):
+    """The shared store cannot be reached now (Redis down, SQLite locked too long): answer 503."""
+
+
+Change = Callable[[Any], Any]
+
+
+class Store(Protocol):
+    """What services need from state; every method is atomic, across processes for shared stores."""
+
+    shared: bool  # True when other processes may use the same state (SQLite, Redis)
+
+    # generic primitives (one record kind of KINDS each)
+    def put(self, kind: str, record: Any) -> None: ...
+    def get(self, kind: str, key: str) -> Any: ...
+    def take(self, kind: str, key: str) -> Any: ...  # remove and return it; None if another took it first
+    def update(self, kind: str, key: str, change: Change) -> tuple[Any, Any]: ...  # (before, after), atomically
+    def values(self, kind: str) -> list[Any]: ...
+    def revoke_grant(self, grant_id: str) -> None: ...
+    def clear(self) -> None: ...
+    # typed methods (RecordStore)
     def put_code(self, code: AuthCode) -> None: ...
     def get_code(self, code: str) -> AuthCode | None: ...
+    def redeem_code(self, code: str, grant_id: str) -> AuthCode | None: ...
     def put_grant(self, grant: Grant) -> None: ...
     def get_grant(self, grant_id: str) -> Grant | None: ...
+    def rotate_refresh(self, grant_id: str, old: str, rotated: Grant) -> bool: ...
     def put_access(self, token: AccessToken) -> None: ...
     def get_access(self, key: str) -> AccessToken | None: ...
+    def revoke_access(self, key: str) -> None: ...
     def put_refresh(self, token: RefreshToken) -> None: ...
     def get_refresh(self, token: str) -> RefreshToken | None: ...
-    def revoke_grant(self, grant_id: str) -> None: ...
     def live_access_tokens(self) -> list[AccessToken]: ...
-    def clear(self) -> None: ...
-    # login requests
     def put_login(self, login: LoginRequest) -> None: ...
     def get_login(self, login_id: str) -> LoginRequest | None: ...
     def take_login(self, login_id: str) -> bool: ...  # remove it; False if another answer took it first
-    # login sessions and used assertion ids
     def put_session(self, session: Session) -> None: ...
     def get_session(self, sid: str) -> Session | None: ...  # None when unknown or expired
     def sessions(self) -> list[Session]: ...  # the live ones, oldest first
     def take_session(self, sid: str) -> Session | None: ...  # remove and return it (None: gone already)
     def link_session_grant(self, sid: str, grant_id: str) -> None: ...
     def use_jti(self, used: UsedJti) -> bool: ...  # False when that key was seen and has not expired
-    # PSD2 state
     def put_intent(self, intent: Intent) -> None: ...
     def get_intent(self, intent_id: str) -> Intent | None: ...
+    def link_grant(self, intent_id: str, grant_id: str) -> Intent | None: ...
     def put_registered_client(self, client: RegisteredClient) -> None: ...
     def registered_clients(self) -> list[RegisteredClient]: ...
+    def sizes(self) -> dict[str, int]: ...
+
+
+class RecordStore:
+    """The typed methods of ``Store``, once, over a backend's generic primitives."""
+
+    shared = False
+    _clock: Clock
+
+    def put(self, kind: str, record: Any) -> None:
+        raise NotImplementedError
+
+    def get(self, kind: str, key: str) -> Any:
+        raise NotImplementedError
+
+    def take(self, kind: str, key: str) -> Any:
+        raise NotImplementedError
+
+    def update(self, kind: str, key: str, change: Change) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def values(self, kind: str) -> list[Any]:
+        raise NotImplementedError
+
+    # -- codes and grants: single use and rotation are compare-and-set ---------------------------
+    def put_code(self, code: AuthCode) -> None:
+        self.put("code", code)
+
+    def get_code(self, code: str) -> AuthCode | None:
+        return self.get("code", code)
+
+    def redeem_code(self, code: str, grant_id: str) -> AuthCode | None:
+        """Mark ``code`` redeemed by ``grant_id`` unless it already was; returns the code as it was
+        before (None: unknown). The caller won the code exactly when that code's ``grant_id`` is None."""
+        before, _ = self.update("code", code, lambda c: c if c is None or c.grant_id is not None
+                                else replace(c, grant_id=grant_id))
+        return before
+
+    def put_grant(self, grant: Grant) -> None:
+        """Store a grant; a grant already revoked stays revoked (a late write never revives it)."""
+        self.update("grant", grant.id, lambda old: old if old is not None and old.revoked else grant)
+
+    def get_grant(self, grant_id: str) -> Grant | None:
+        return self.get("grant", grant_id)
+
+    def rotate_refresh(self, grant_id: str, old: str, rotated: Grant) -> bool:
+        """Replace the grant by ``rotated`` if ``old`` is still its current refresh token and it is
+        not revoked; False when another request used ``old`` first (that is reuse)."""
+        _, after = self.update("grant", grant_id, lambda g: rotated if g is not None and not g.revoked
+                               and g.current_refresh == old else g)
+        return after is rotated
+
+    # -- tokens ---------------------------------------------------------------------------------
+    def put_access(self, token: AccessToken) -> None:
+        self.put("access", token)
+
+    def get_access(self, key: str) -> AccessToken | None:
+        return self.get("access", key)
+
+    def revoke_access(self, key: str) -> None:
+        self.update("access", key, lambda t: t if t is None or t.revoked else replace(t, revoked=True))
+
+    def put_refresh(self, token: RefreshToken) -> None:
+        self.put("refresh", token)
+
+    def get_refresh(self, token: str) -> RefreshToken | None:
+        return self.get("refresh", token)
+
+    def live_access_tokens(self) -> list[AccessToken]:
+        now = self._clock.now()
+        return [t for t in self.values("access") if t.expires_at > now and not t.revoked]
+
+    # -- login requests -------------------------------------------------------------------------
+    def put_login(self, login: LoginRequest) -> None:
+        self.put("login", login)
+
+    def get_login(self, login_id: str) -> LoginRequest | None:
+        login = self.get("login", login_id)
+        return login if login is None or login.expires_at > self._clock.now() else None
+
+    def take_login(self, login_id: str) -> bool:
+        return self.take("login", login_id) is not None
+
+    # -- login sessions and used assertion ids ---------------------------------------------------
+    def put_session(self, session: Session) -> None:
+        self.put("session", session)
+
+    def get_session(self, sid: str) -> Session | None:
+        session = self.get("session", sid)
+        return session if session is None or session.expires_at > self._clock.now() else None
+
+    def sessions(self) -> list[Session]:
+        now = self._clock.now()
+        return sorted((s for s in self.values("session") if s.expires_at > now), key=lambda s: s.auth_time)
+
+    def take_session(self, sid: str) -> Session | None:
+        session = self.take("session", sid)
+        return session if session is None or session.expires_at > self._clock.now() else None
+
+    def link_session_grant(self, sid: str, grant_id: str) -> None:
+        self.update("session", sid, lambda s: s if s is None or grant_id in s.grant_ids
+                    else replace(s, grant_ids=(*s.grant_ids, grant_id)))
+
+    def use_jti(self, used: UsedJti) -> bool:
+        """Record ``used`` unless its key was seen and has not expired: True the first time only (atomic)."""
+        now = self._clock.now()
+        _, after = self.update("jti", used.key, lambda seen: seen if seen is not None and seen.expires_at > now
+                               else used)
+        return after is used
+
+    # -- PSD2 state -----------------------------------------------------------------------------
+    def put_intent(self, intent: Intent) -> None:
+        self.put("intent", intent)
+
+    def get_intent(self, intent_id: str) -> Intent | None:
+        return self.get("intent", intent_id)
+
+    def link_grant(self, intent_id: str, grant_id: str) -> Intent | None:
+        """Add a grant to an intent's grants (atomically: two grants at once both stay)."""
+        _, after = self.update("intent", intent_id, lambda i: i if i is None or grant_id in i.grant_ids
+                               else replace(i, grant_ids=(*i.grant_ids, grant_id)))
+        return after
+
+    def put_registered_client(self, client: RegisteredClient) -> None:
+        self.put("client", client)
+
+    def registered_clients(self) -> list[RegisteredClient]:
+        return sorted(self.values("client"), key=lambda c: c.issued_at)
+
+    def sizes(self) -> dict[str, int]:
+        raise NotImplementedError
 
 
 PURGE_EVERY = 1024  # writes between full sweeps of a table, at the least
@@ -260,8 +468,8 @@ class _Table(Generic[V]):
         return len(self._rows)
 
 
-class MemoryStore:
-    """The default store: dicts under one lock, purged of expired rows as it goes."""
+class MemoryStore(RecordStore):
+    """The default store: dicts under one lock, purged of expired rows as it goes (one process)."""
 
     PURGE_EVERY = PURGE_EVERY
 
@@ -270,153 +478,75 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._writes = 0
         self._next_purge = self.PURGE_EVERY
-        self._codes: _Table[AuthCode] = _Table(lambda c: c.expires_at, limit)
-        self._grants: _Table[Grant] = _Table(lambda g: g.expires_at, limit)
-        self._access: _Table[AccessToken] = _Table(lambda t: t.expires_at, limit)
-        self._refresh: _Table[RefreshToken] = _Table(lambda t: t.expires_at, limit)
+        self._tables: dict[str, _Table[Any]] = {name: _Table(kind.expires, kind.limit or limit)
+                                                for name, kind in KINDS.items()}
         self._access_by_grant: dict[str, set[str]] = {}
-        self._intents: _Table[Intent] = _Table(lambda i: i.expires_at + INTENT_RETENTION, limit)
-        self._clients: dict[str, RegisteredClient] = {}
-        self._logins: _Table[LoginRequest] = _Table(lambda r: r.expires_at, MAX_LOGIN_REQUESTS)
-        self._sessions: _Table[Session] = _Table(lambda r: r.expires_at, MAX_SESSIONS)
-        self._jtis: _Table[UsedJti] = _Table(lambda r: r.expires_at, limit)
 
-    def _write(self, table: _Table[Any], key: str, row: Any) -> None:
+    def put(self, kind: str, record: Any) -> None:
+        spec = KINDS[kind]
+        key = spec.key(record)
         now = self._clock.now()
         with self._lock:
-            table.put(key, row, now)
+            self._tables[kind].put(key, record, now)
+            grant_id = spec.grant(record) if kind == "access" else None
+            if grant_id is not None:
+                self._access_by_grant.setdefault(grant_id, set()).add(key)
             self._writes += 1
             if self._writes >= self._next_purge:  # at most once per PURGE_EVERY writes, amortised O(1)
                 self._writes = 0
                 self._purge(now)
-                self._next_purge = max(self.PURGE_EVERY, len(self._grants), len(self._access_by_grant))
+                self._next_purge = max(self.PURGE_EVERY, len(self._tables["grant"]), len(self._access_by_grant))
 
     def _purge(self, now: float) -> None:
         """Drop the grant index of grants gone from the table (the tables sweep themselves)."""
-        self._grants.purge(now)
-        live = {g.id for g in self._grants.values()}
+        grants = self._tables["grant"]
+        grants.purge(now)
+        live = {g.id for g in grants.values()}
         for grant_id in [g for g in self._access_by_grant if g not in live]:
             del self._access_by_grant[grant_id]
 
-    def put_code(self, code: AuthCode) -> None:
-        self._write(self._codes, code.code, code)
+    def get(self, kind: str, key: str) -> Any:
+        return self._tables[kind].get(key)
 
-    def get_code(self, code: str) -> AuthCode | None:
-        return self._codes.get(code)
+    def take(self, kind: str, key: str) -> Any:
+        with self._lock:
+            return self._tables[kind].pop(key)
 
-    def put_grant(self, grant: Grant) -> None:
-        self._write(self._grants, grant.id, grant)
+    def update(self, kind: str, key: str, change: Change) -> tuple[Any, Any]:
+        with self._lock:
+            before = self._tables[kind].get(key)
+            after = change(before)
+            if after is not before:
+                if after is None:
+                    self._tables[kind].pop(key)
+                else:
+                    self._tables[kind].put(key, after, self._clock.now())
+        return before, after
 
-    def get_grant(self, grant_id: str) -> Grant | None:
-        return self._grants.get(grant_id)
-
-    def put_access(self, token: AccessToken) -> None:
-        self._write(self._access, token.key, token)
-        if token.grant_id is not None:
-            with self._lock:
-                self._access_by_grant.setdefault(token.grant_id, set()).add(token.key)
-
-    def get_access(self, key: str) -> AccessToken | None:
-        return self._access.get(key)
-
-    def put_refresh(self, token: RefreshToken) -> None:
-        self._write(self._refresh, token.token, token)
-
-    def get_refresh(self, token: str) -> RefreshToken | None:
-        return self._refresh.get(token)
+    def values(self, kind: str) -> list[Any]:
+        with self._lock:
+            return self._tables[kind].values()
 
     def revoke_grant(self, grant_id: str) -> None:
-        """Revoke a grant and every access and refresh token issued from it."""
+        """Revoke a grant and every access token issued from it (its refresh tokens die with it)."""
         now = self._clock.now()
         with self._lock:
-            grant = self._grants.get(grant_id)
+            grants, access = self._tables["grant"], self._tables["access"]
+            grant = grants.get(grant_id)
             if grant is None:
                 return
-            self._grants.put(grant_id, replace(grant, revoked=True, current_refresh=None), now)
+            grants.put(grant_id, replace(grant, revoked=True, current_refresh=None), now)
             for key in self._access_by_grant.get(grant_id, ()):
-                token = self._access.get(key)
+                token = access.get(key)
                 if token is not None:
-                    self._access.put(key, replace(token, revoked=True), now)
-
-    def live_access_tokens(self) -> list[AccessToken]:
-        now = self._clock.now()
-        return [t for t in self._access.values() if t.expires_at > now and not t.revoked]
+                    access.put(key, replace(token, revoked=True), now)
 
     def clear(self) -> None:
         with self._lock:
-            for table in (self._codes, self._grants, self._access, self._refresh, self._intents, self._logins,
-                          self._sessions, self._jtis):
+            for table in self._tables.values():
                 table.clear()
             self._access_by_grant.clear()
-            self._clients.clear()
-
-    # --- login requests ---
-
-    def put_login(self, login: LoginRequest) -> None:
-        self._write(self._logins, login.id, login)
-
-    def get_login(self, login_id: str) -> LoginRequest | None:
-        login = self._logins.get(login_id)
-        return login if login is None or login.expires_at > self._clock.now() else None
-
-    def take_login(self, login_id: str) -> bool:
-        with self._lock:
-            return self._logins.pop(login_id) is not None
-
-    # --- login sessions and used assertion ids ---
-
-    def put_session(self, session: Session) -> None:
-        self._write(self._sessions, session.sid, session)
-
-    def get_session(self, sid: str) -> Session | None:
-        session = self._sessions.get(sid)
-        return session if session is None or session.expires_at > self._clock.now() else None
-
-    def sessions(self) -> list[Session]:
-        now = self._clock.now()
-        with self._lock:
-            return [s for s in self._sessions.values() if s.expires_at > now]
-
-    def take_session(self, sid: str) -> Session | None:
-        with self._lock:
-            session = self._sessions.pop(sid)
-        return session if session is None or session.expires_at > self._clock.now() else None
-
-    def link_session_grant(self, sid: str, grant_id: str) -> None:
-        now = self._clock.now()
-        with self._lock:
-            session = self._sessions.get(sid)
-            if session is not None and grant_id not in session.grant_ids:
-                self._sessions.put(sid, replace(session, grant_ids=(*session.grant_ids, grant_id)), now)
-
-    def use_jti(self, used: UsedJti) -> bool:
-        now = self._clock.now()
-        with self._lock:
-            seen = self._jtis.get(used.key)
-            if seen is not None and seen.expires_at > now:
-                return False
-            self._jtis.put(used.key, used, now)
-            return True
-
-    # --- PSD2 state ---
-
-    def put_intent(self, intent: Intent) -> None:
-        self._write(self._intents, intent.id, intent)
-
-    def get_intent(self, intent_id: str) -> Intent | None:
-        return self._intents.get(intent_id)
-
-    def put_registered_client(self, client: RegisteredClient) -> None:
-        with self._lock:
-            if client.client_id not in self._clients and len(self._clients) >= MAX_REGISTERED_CLIENTS:
-                del self._clients[next(iter(self._clients))]
-            self._clients[client.client_id] = client
-
-    def registered_clients(self) -> list[RegisteredClient]:
-        with self._lock:
-            return list(self._clients.values())
 
     def sizes(self) -> dict[str, int]:
-        return {"codes": len(self._codes), "grants": len(self._grants),
-                "access_tokens": len(self._access), "refresh_tokens": len(self._refresh)}
-
+        return {"codes": len(self._tables["code"]), "grants": len(self._tables["grant"]),
+                "access_tokens": len(self._tables["access"]), "refresh_tokens": len(self._tables["refresh"])}

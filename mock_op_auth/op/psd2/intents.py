@@ -90,9 +90,7 @@ class IntentService:
 
     def link_grant(self, intent_id: str, grant_id: str) -> None:
         """Remember a grant issued on an intent, so revoking the intent revokes it."""
-        intent = self.store.get_intent(intent_id)
-        if intent is not None and grant_id not in intent.grant_ids:
-            self.store.put_intent(replace(intent, grant_ids=(*intent.grant_ids, grant_id)))
+        intent = self.store.link_grant(intent_id, grant_id)
         if intent is not None and intent.status == "Revoked":
             self.store.revoke_grant(grant_id)
 
