@@ -25,21 +25,28 @@ from typing import Any, TypeVar
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import KeySet, SigningKey, key_from_pem
 from mock_op_auth.state.store import (
+    DEVICE_RETENTION,
     INTENT_RETENTION,
     AccessToken,
     AuthCode,
+    DeviceCode,
     Grant,
     Intent,
     LoginRequest,
+    Marker,
+    PushedRequest,
     RefreshToken,
     RegisteredClient,
+    UserCode,
 )
 
 T = TypeVar("T")
 
 # kind -> record class; a new record type is one line here (plus its put/get methods).
 RECORDS: dict[str, type[Any]] = {"code": AuthCode, "grant": Grant, "access": AccessToken, "refresh": RefreshToken,
-                                 "intent": Intent, "client": RegisteredClient, "login": LoginRequest}
+                                 "intent": Intent, "client": RegisteredClient, "login": LoginRequest,
+                                 "device": DeviceCode, "user_code": UserCode, "pushed": PushedRequest,
+                                 "marker": Marker}
 NEVER = 1e18  # expires_at of records that live until a reset (runtime-registered clients)
 _TUPLE_FIELDS = {kind: frozenset(f.name for f in dataclasses.fields(cls) if str(f.type).startswith("tuple"))
                  for kind, cls in RECORDS.items()}
@@ -212,6 +219,71 @@ class SqliteStore:
     def take_login(self, login_id: str) -> bool:
         with self._lock:
             return self._db.execute("DELETE FROM records WHERE kind = 'login' AND id = ?", (login_id,)).rowcount > 0
+
+    def _take(self, kind: str, key: str) -> Any:
+        """Delete a record and return it, in one statement: of two takers only one gets it."""
+        with self._lock:
+            row = self._db.execute("DELETE FROM records WHERE kind = ? AND id = ? RETURNING data",
+                                   (kind, key)).fetchone()
+        if row is None:
+            return None
+        try:
+            return decode(kind, row[0])
+        except (ValueError, TypeError):
+            return None
+
+    # -- device codes, pushed requests, markers -------------------------------------------------
+    def put_device(self, device: DeviceCode) -> None:
+        self._put("device", device.device_code, device, device.expires_at + DEVICE_RETENTION)
+        self._put("user_code", device.user_code, UserCode(device.user_code, device.device_code, device.expires_at),
+                  device.expires_at + DEVICE_RETENTION)
+
+    def get_device(self, device_code: str) -> DeviceCode | None:
+        return self._get("device", device_code)
+
+    def find_device(self, user_code: str) -> DeviceCode | None:
+        index: UserCode | None = self._get("user_code", user_code)
+        return self._get("device", index.device_code) if index is not None else None
+
+    def swap_device(self, expected: DeviceCode, new: DeviceCode) -> bool:
+        """Replace ``expected`` by ``new`` only if the stored record is still ``expected`` (compare and set)."""
+        with self._lock:
+            return self._db.execute(
+                "UPDATE records SET data = ? WHERE kind = 'device' AND id = ? AND data = ?",
+                (encode(new), expected.device_code, encode(expected))).rowcount > 0
+
+    def take_device(self, device_code: str) -> DeviceCode | None:
+        return self._take("device", device_code)
+
+    def put_pushed(self, pushed: PushedRequest) -> None:
+        self._put("pushed", pushed.request_uri, pushed, pushed.expires_at)
+
+    def get_pushed(self, request_uri: str) -> PushedRequest | None:
+        return self._get("pushed", request_uri)
+
+    def take_pushed(self, request_uri: str) -> PushedRequest | None:
+        return self._take("pushed", request_uri)
+
+    def add_marker(self, key: str, expires_at: float) -> bool:
+        """Insert a marker unless a live one has the key; the one statement decides between racers."""
+        with self._lock:
+            added = self._db.execute(
+                "INSERT INTO records (kind, id, expires_at, grant_id, data) VALUES ('marker', ?, ?, NULL, ?) "
+                "ON CONFLICT (kind, id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data "
+                "WHERE records.expires_at <= ?",
+                (key, expires_at, encode(Marker(key, expires_at)), self._clock.now())).rowcount > 0
+            if added:
+                self._writes += 1
+                if self._writes >= self.PURGE_EVERY:
+                    self._writes = 0
+                    self._purge()
+        return added
+
+    def has_marker(self, key: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM records WHERE kind = 'marker' AND id = ? AND expires_at > ?",
+                                   (key, self._clock.now())).fetchone()
+        return row is not None
 
     def put_intent(self, intent: Intent) -> None:
         self._put("intent", intent.id, intent, intent.expires_at + INTENT_RETENTION)

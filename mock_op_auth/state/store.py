@@ -1,5 +1,7 @@
 """State of issued artefacts: authorization codes, grants (refresh families), access and
-refresh tokens, login requests waiting on the login page, PSD2 intents and registered clients.
+refresh tokens, login requests waiting on the login page, device codes (RFC 8628), pushed
+authorization requests (RFC 9126), markers (DPoP proof and assertion ``jti`` values seen once,
+DPoP nonces handed out), PSD2 intents and registered clients.
 
 ``Store`` is the interface; ``MemoryStore`` keeps everything in dicts, bounded in size and
 expiring by the mock clock. Records are frozen dataclasses and every change is an explicit
@@ -34,6 +36,7 @@ class AuthCode:
     code_challenge_method: str | None = None
     extra_claims: dict[str, Any] = field(default_factory=dict)
     grant_id: str | None = None  # set once redeemed: a replay revokes that grant
+    dpop_jkt: str | None = None  # RFC 9449 §10: the DPoP key the token request must prove
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class Grant:
     current_refresh: str | None = None
     revoked: bool = False
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    dpop_jkt: str | None = None  # RFC 9449 §5: a public client's refresh tokens need a proof by this key
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,7 @@ class AccessToken:
     scope: tuple[str, ...]
     issued_at: int
     expires_at: float
-    audience: str
+    audience: str | list[str]
     issuer: str
     grant_id: str | None = None
     revoked: bool = False
@@ -98,6 +102,59 @@ class LoginRequest:
 
 
 MAX_LOGIN_REQUESTS = 10_000
+
+
+# --- device codes (RFC 8628), pushed authorization requests (RFC 9126), markers (RFC 9449, RFC 7523) ---
+
+DeviceStatus = Literal["pending", "approved", "denied"]
+DEVICE_RETENTION = 3600  # an expired device code still answers expired_token (not invalid_grant) this long
+MAX_DEVICE_CODES = 10_000
+MAX_PUSHED_REQUESTS = 10_000
+MAX_MARKERS = 100_000
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """A device authorization: polled by ``device_code``, approved or denied by ``user_code``."""
+
+    device_code: str
+    user_code: str  # normalised: upper case, no separator
+    client_id: str
+    scope: tuple[str, ...]
+    expires_at: float
+    interval: int  # seconds a client must wait between polls; each slow_down adds 5
+    status: DeviceStatus = "pending"
+    subject: str | None = None
+    user: str | None = None
+    decided_at: int | None = None
+    last_poll: float | None = None
+
+
+@dataclass(frozen=True)
+class UserCode:
+    """The index from a user code to its device code."""
+
+    user_code: str
+    device_code: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class PushedRequest:
+    """An authorization request pushed to ``/par``, waiting for ``/authorize?request_uri=`` (single use)."""
+
+    request_uri: str
+    client_id: str
+    params: dict[str, str]
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A value seen once (a DPoP proof's ``jti``, an assertion's) or handed out (a DPoP nonce), until it expires."""
+
+    key: str
+    expires_at: float
 
 
 # --- PSD2 state: intents (AIS consents) and clients registered at runtime (op-auth.md §4.1, §4.3) ---
@@ -152,6 +209,19 @@ class Store(Protocol):
     def put_login(self, login: LoginRequest) -> None: ...
     def get_login(self, login_id: str) -> LoginRequest | None: ...
     def take_login(self, login_id: str) -> bool: ...  # remove it; False if another answer took it first
+    # device codes: the record by device code, found by user code; decisions and polls swap atomically
+    def put_device(self, device: DeviceCode) -> None: ...
+    def get_device(self, device_code: str) -> DeviceCode | None: ...
+    def find_device(self, user_code: str) -> DeviceCode | None: ...
+    def swap_device(self, expected: DeviceCode, new: DeviceCode) -> bool: ...  # False if it changed meanwhile
+    def take_device(self, device_code: str) -> DeviceCode | None: ...  # remove and return it (single use)
+    # pushed authorization requests
+    def put_pushed(self, pushed: PushedRequest) -> None: ...
+    def get_pushed(self, request_uri: str) -> PushedRequest | None: ...
+    def take_pushed(self, request_uri: str) -> PushedRequest | None: ...  # remove and return it (single use)
+    # markers: add_marker is False when a live marker with that key exists (a replay)
+    def add_marker(self, key: str, expires_at: float) -> bool: ...
+    def has_marker(self, key: str) -> bool: ...
     # PSD2 state
     def put_intent(self, intent: Intent) -> None: ...
     def get_intent(self, intent_id: str) -> Intent | None: ...
@@ -240,6 +310,10 @@ class MemoryStore:
         self._intents: _Table[Intent] = _Table(lambda i: i.expires_at + INTENT_RETENTION, limit)
         self._clients: dict[str, RegisteredClient] = {}
         self._logins: _Table[LoginRequest] = _Table(lambda r: r.expires_at, MAX_LOGIN_REQUESTS)
+        self._devices: _Table[DeviceCode] = _Table(lambda d: d.expires_at + DEVICE_RETENTION, MAX_DEVICE_CODES)
+        self._user_codes: _Table[UserCode] = _Table(lambda u: u.expires_at + DEVICE_RETENTION, MAX_DEVICE_CODES)
+        self._pushed: _Table[PushedRequest] = _Table(lambda r: r.expires_at, MAX_PUSHED_REQUESTS)
+        self._markers: _Table[Marker] = _Table(lambda m: m.expires_at, MAX_MARKERS)
 
     def _write(self, table: _Table[Any], key: str, row: Any) -> None:
         now = self._clock.now()
@@ -304,7 +378,8 @@ class MemoryStore:
 
     def clear(self) -> None:
         with self._lock:
-            for table in (self._codes, self._grants, self._access, self._refresh, self._intents, self._logins):
+            for table in (self._codes, self._grants, self._access, self._refresh, self._intents, self._logins,
+                          self._devices, self._user_codes, self._pushed, self._markers):
                 table.clear()
             self._access_by_grant.clear()
             self._clients.clear()
@@ -321,6 +396,59 @@ class MemoryStore:
     def take_login(self, login_id: str) -> bool:
         with self._lock:
             return self._logins.pop(login_id) is not None
+
+    # --- device codes ---
+
+    def put_device(self, device: DeviceCode) -> None:
+        self._write(self._devices, device.device_code, device)
+        self._write(self._user_codes, device.user_code, UserCode(device.user_code, device.device_code,
+                                                                 device.expires_at))
+
+    def get_device(self, device_code: str) -> DeviceCode | None:
+        return self._devices.get(device_code)
+
+    def find_device(self, user_code: str) -> DeviceCode | None:
+        index = self._user_codes.get(user_code)
+        return self._devices.get(index.device_code) if index is not None else None
+
+    def swap_device(self, expected: DeviceCode, new: DeviceCode) -> bool:
+        now = self._clock.now()
+        with self._lock:
+            if self._devices.get(expected.device_code) != expected:
+                return False
+            self._devices.put(new.device_code, new, now)
+            return True
+
+    def take_device(self, device_code: str) -> DeviceCode | None:
+        with self._lock:
+            return self._devices.pop(device_code)
+
+    # --- pushed authorization requests ---
+
+    def put_pushed(self, pushed: PushedRequest) -> None:
+        self._write(self._pushed, pushed.request_uri, pushed)
+
+    def get_pushed(self, request_uri: str) -> PushedRequest | None:
+        return self._pushed.get(request_uri)
+
+    def take_pushed(self, request_uri: str) -> PushedRequest | None:
+        with self._lock:
+            return self._pushed.pop(request_uri)
+
+    # --- markers ---
+
+    def add_marker(self, key: str, expires_at: float) -> bool:
+        now = self._clock.now()
+        with self._lock:
+            seen = self._markers.get(key)
+            if seen is not None and seen.expires_at > now:
+                return False
+            self._markers.put(key, Marker(key, expires_at), now)
+            return True
+
+    def has_marker(self, key: str) -> bool:
+        seen = self._markers.get(key)
+        return seen is not None and seen.expires_at > self._clock.now()
 
     # --- PSD2 state ---
 
