@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -122,6 +123,17 @@ class OpAuth:
         """Mint an access token directly (``POST /_mock/tokens``): ``sub``, ``scope``, ``expires_in``,
         ``claims``, ``format``, ``defect``; returns the token string."""
         return str(self._call("POST", "/_mock/tokens", json={"client_id": client_id, **fields})["access_token"])
+
+    def approve_device(self, user_code: str, user: str | None = None) -> dict[str, Any]:
+        """Approve a device code as ``user`` (default: the user ``login: auto`` picks), as the user would
+        on ``/device``; returns ``{"user_code", "status"}``. An unknown code or one already decided
+        or expired raises OpAuthError."""
+        return dict(self._call("POST", f"/_mock/device/{quote(user_code, safe='')}",
+                               json={"decision": "approve", "user": user}))
+
+    def deny_device(self, user_code: str) -> dict[str, Any]:
+        """Deny a device code: its next poll answers ``access_denied``."""
+        return dict(self._call("POST", f"/_mock/device/{quote(user_code, safe='')}", json={"decision": "deny"}))
 
     def token(self, client_id: str = "demo-client", client_secret: str = "demo-secret",
               scope: str | None = None) -> str:

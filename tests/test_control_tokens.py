@@ -97,7 +97,8 @@ async def test_each_defect_is_refused_at_the_resource_with_invalid_token(
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_token", "error_description": description}
     assert response.headers["www-authenticate"] == (
-        f'Bearer realm="mock-op-auth", error="invalid_token", error_description="{description}"')
+        f'Bearer realm="mock-op-auth", error="invalid_token", error_description="{description}", '
+        'resource_metadata="http://mock.test/.well-known/oauth-protected-resource"')
 
 
 @pytest.mark.parametrize("defect", ["expired", "not_yet_valid", "wrong_issuer", "unknown_kid", "bad_signature",

@@ -56,7 +56,8 @@ async def test_token_from_the_code_flow_works_too(client: httpx.AsyncClient) -> 
 async def test_missing_token_is_401_without_error_code(client: httpx.AsyncClient) -> None:
     response = await call(client, None)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="mock-op-auth"'
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="mock-op-auth", resource_metadata="http://mock.test/.well-known/oauth-protected-resource"')
 
 
 async def test_missing_scope_is_403_insufficient_scope(client: httpx.AsyncClient) -> None:

@@ -16,13 +16,15 @@ GrantType = Literal[
     "client_credentials",
     "refresh_token",
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
 ]
 SigningAlg = Literal["RS256", "ES256", "PS256"]
 DialectName = Literal["rfc", "apigee", "psd2"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 EndpointName = Literal[
     "authorize", "token", "introspect", "revoke", "userinfo", "jwks", "discovery",
-    "resource", "intents", "register", "control",
+    "resource", "intents", "register", "control", "device", "par",
 ]
 
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})
@@ -71,8 +73,21 @@ class ServerConfig(Model):
     max_refresh_count: int | None = Field(None, ge=0)
     default_scenario: str | None = None
     journal_size: int = Field(1000, ge=1, le=100_000)
+    device_code_ttl: int = Field(600, gt=0)  # RFC 8628: how long a device code and its user code live
+    device_interval: int = Field(5, ge=0, le=3600)  # RFC 8628 §3.2: seconds between polls
+    par_ttl: int = Field(60, gt=0)  # RFC 9126 §2.2: how long a pushed request_uri lives
+    require_par: bool = False  # RFC 9126 §5: every authorization request must be pushed first
+    dpop: bool = True  # RFC 9449: DPoP proofs at /token, userinfo and the resource stub
+    dpop_nonce: bool = False  # RFC 9449 §8, §9: proofs must carry a nonce the server handed out
     apigee: ApigeeSettings = ApigeeSettings()  # OP dialects (docs/op-dialects.md)
     psd2: Psd2Settings = Psd2Settings()
+
+
+class TokenExchangeSettings(Model):
+    """What a client may ask for by token exchange (RFC 8693): the ``audience`` and ``resource``
+    values it may name (each one of ``audiences``)."""
+
+    audiences: list[str] = []
 
 
 class Client(Model):
@@ -86,6 +101,9 @@ class Client(Model):
     scenario: str | None = None
     jwks: dict[str, Any] | None = None
     jwks_file: str | None = None
+    token_exchange: TokenExchangeSettings = TokenExchangeSettings()
+    require_pushed_authorization_requests: bool = False  # RFC 9126 §6
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: every token request must carry a DPoP proof
 
     @property
     def is_public(self) -> bool:
@@ -237,6 +255,8 @@ class ScenarioServer(Model):
     code_ttl: int | None = Field(None, gt=0)
     max_refresh_count: int | None = Field(None, ge=0)
     refresh_rotation: bool | None = None
+    device_code_ttl: int | None = Field(None, gt=0)
+    device_interval: int | None = Field(None, ge=0, le=3600)
 
 
 class Scenario(Model):
@@ -268,6 +288,8 @@ class Config(Model):
         for client_id, client in self.clients.items():
             if client.scenario and client.scenario not in self.scenarios:
                 problems.append(f"clients.{client_id}.scenario: unknown scenario {client.scenario!r}")
+            if client.dpop_bound_access_tokens and not self.server.dpop:
+                problems.append(f"clients.{client_id}.dpop_bound_access_tokens: needs server.dpop: true")
         known = self.known_scopes
         for i, route in enumerate(self.resources):
             for scope in route.scopes:

@@ -8,10 +8,16 @@ client with ``error``, ``state`` and ``iss``. With ``login: auto`` the user is t
 ``PendingRequest`` (single use, with its own CSRF token, expiring by the mock clock) until the
 user approves or denies it on the login page; ``prompt=none`` then cannot be honoured:
 ``login_required``.
+
+A request pushed to ``/par`` (RFC 9126) is named by ``client_id`` and ``request_uri``: only the
+pushed parameters count, and a bad, expired, used or another client's ``request_uri`` is an
+error page. ``require_pushed_authorization_requests`` (per client) and ``server.require_par``
+refuse requests that were not pushed. ``dpop_jkt`` (RFC 9449 §10) binds the code to a DPoP key.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -36,6 +42,7 @@ from mock_op_auth.state.store import AuthCode, LoginRequest, Store
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 PENDING_TTL = 600  # seconds a login page may stay open
+JKT_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # a base64url SHA-256 thumbprint (RFC 7638)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class AuthorizeRequest:
     code_challenge_method: str | None
     prompt: frozenset[str] = frozenset()
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    request_uri: str | None = None  # the pushed request (RFC 9126) this came from; used up on answer
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,12 +143,38 @@ class AuthorizeService:
 
     def check(self, call: Call, env: Env) -> AuthorizeRequest:
         params = call.form_dict() if call.method == "POST" else call.query_dict()
+        return self.check_params(params, env)
+
+    def check_params(self, params: dict[str, str], env: Env, *, pushed: bool = False) -> AuthorizeRequest:
+        """Check an authorization request's parameters; ``pushed``: they were posted to ``/par``."""
+        request_uri = None
+        if not pushed and "request_uri" in params:
+            request_uri, params = self._pushed_params(params, env)
         client_id, redirect, sent = self.trusted_redirect(params, env)
         try:
-            return self._check_request(params, env, client_id, redirect, sent)
+            client = env.config.clients[client_id]
+            if not pushed and request_uri is None and (
+                    client.require_pushed_authorization_requests or env.server_config.require_par):
+                raise InvalidRequestError("this authorization request must be pushed to /par first (RFC 9126)")
+            req = self._check_request(params, env, client_id, redirect, sent)
         except OAuthError as err:
             err.redirect = redirect
             raise
+        return replace(req, request_uri=request_uri) if request_uri else req
+
+    def _pushed_params(self, params: dict[str, str], env: Env) -> tuple[str, dict[str, str]]:
+        """The parameters pushed as ``request_uri`` by the client the request names; an error page otherwise."""
+        client_id, _ = known_client(params, env)
+        request_uri = params["request_uri"]
+        pushed = self.store.get_pushed(request_uri)
+        if pushed is None or pushed.expires_at <= self.clock.now() or pushed.client_id != client_id:
+            raise InvalidRequestError("request_uri is unknown, expired, already used or was pushed by another client")
+        return request_uri, dict(pushed.params)
+
+    def use_pushed(self, req: AuthorizeRequest) -> None:
+        """Use up the pushed request ``req`` came from (single use); an error page if it is gone."""
+        if req.request_uri is not None and self.store.take_pushed(req.request_uri) is None:
+            raise InvalidRequestError("request_uri is unknown, expired, already used or was pushed by another client")
 
     def _check_request(self, params: dict[str, str], env: Env, client_id: str, redirect: Redirect,
                        sent: str | None) -> AuthorizeRequest:
@@ -162,12 +197,15 @@ class AuthorizeService:
             raise InvalidRequestError("invalid prompt")
         if "none" in prompt and env.server_config.login == "page":
             raise LoginRequiredError("the user must log in on the login page; prompt=none cannot be honoured")
+        dpop_jkt = params.get("dpop_jkt")
+        if dpop_jkt is not None and not JKT_PATTERN.fullmatch(dpop_jkt):
+            raise InvalidRequestError("dpop_jkt must be a JWK SHA-256 thumbprint (RFC 9449 §10)")
         if self.needs_page(prompt, env):
             user, subject = resolve_user(params["login_hint"], env) if params.get("login_hint") else (None, "")
         else:
             user, subject = resolve_user(params.get("login_hint"), env)
         return AuthorizeRequest(client_id, redirect, sent, scope, subject, user, params.get("nonce"),
-                                challenge, method, prompt)
+                                challenge, method, prompt, dpop_jkt=dpop_jkt)
 
     @staticmethod
     def needs_page(prompt: frozenset[str], env: Env) -> bool:
@@ -184,7 +222,7 @@ class AuthorizeService:
     def pending(self, request_id: str | None, csrf_token: str | None) -> PendingRequest:
         """The pending request a login form answers; stores nothing. Errors here are shown as a page."""
         record = self.store.get_login(request_id or "")
-        if record is None or record.expires_at <= self.clock.now():
+        if record is None or record.expires_at <= self.clock.now() or "redirect" not in record.request:
             raise InvalidRequestError("this login request is unknown, expired or already answered")
         if not csrf_token or not secrets_equal(csrf_token, record.csrf_token):
             raise InvalidRequestError("the form's CSRF token does not match; reload the login page")
@@ -218,7 +256,7 @@ class AuthorizeService:
             code=code, client_id=req.client_id, redirect_uri=req.redirect_uri_sent, scope=req.scope,
             subject=req.subject, user=req.user, auth_time=now, expires_at=now + env.server_config.code_ttl,
             nonce=req.nonce, code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
-            extra_claims=req.extra_claims,
+            extra_claims=req.extra_claims, dpop_jkt=req.dpop_jkt,
         ))
         params = {"code": code, "iss": env.issuer}
         if req.redirect.state is not None:

@@ -34,15 +34,28 @@ class TokenInfo:
     claims: dict[str, Any]
     grant_id: str | None = None
 
+    @property
+    def jkt(self) -> str | None:
+        """The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1 ``cnf.jkt``), if any."""
+        cnf = self.claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        return jkt if isinstance(jkt, str) else None
+
     def as_introspection(self) -> dict[str, Any]:
-        """RFC 7662 §2.2 members of an active token."""
+        """RFC 7662 §2.2 members of an active token, with ``cnf`` and ``token_type: DPoP`` for a
+        DPoP-bound one (RFC 9449 §6.2) and ``act`` for an exchanged one (RFC 8693 §4.1)."""
+        jkt = self.jkt
         body: dict[str, Any] = {
             "active": True, "scope": " ".join(self.scope), "client_id": self.client_id,
-            "token_type": "Bearer", "exp": self.expires_at, "iat": self.issued_at, "sub": self.subject,
-            "aud": self.audience, "iss": self.issuer,
+            "token_type": "DPoP" if jkt else "Bearer", "exp": self.expires_at, "iat": self.issued_at,
+            "sub": self.subject, "aud": self.audience, "iss": self.issuer,
         }
         if self.jti:
             body["jti"] = self.jti
+        if jkt:
+            body["cnf"] = {"jkt": jkt}
+        if isinstance(self.claims.get("act"), dict):
+            body["act"] = self.claims["act"]
         return body
 
 

@@ -36,6 +36,7 @@ class AuthorizeHandler(BaseHandler[AuthorizeRequest]):
         return Facts(req.client_id, None, req.scope, req.user, req.redirect), req
 
     def act(self, server: Server, checked: AuthorizeRequest, env: Env, override: TokenAction | None) -> Response:
+        server.authorizer.use_pushed(checked)
         if server.authorizer.needs_page(checked.prompt, env):
             return self.pages.login(server.authorizer.begin(checked), env.config, DECISION_PATH)
         result = server.authorizer.act(checked, env, override)

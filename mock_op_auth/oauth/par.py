@@ -1,0 +1,59 @@
+"""Pushed authorization requests (RFC 9126): the client posts its authorization request to
+``/par`` over the back channel, authenticated as at the token endpoint, and gets a single-use
+``request_uri`` to send the user to ``/authorize`` with.
+
+The pushed parameters are checked now as ``/authorize`` would check them (errors answer as JSON,
+never as a redirect) and again when the ``request_uri`` is used, against the fixture then in force.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from mock_op_auth.errors import InvalidRequestError
+from mock_op_auth.oauth.authorize import AuthorizeRequest, AuthorizeService
+from mock_op_auth.oauth.clients import authenticate
+from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.request import FORM_TYPE, Call
+from mock_op_auth.state.clock import Clock
+from mock_op_auth.state.store import PushedRequest, Store
+
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+CLIENT_AUTH_PARAMS = ("client_secret", "client_assertion", "client_assertion_type")
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """A checked pushed request: what ``/authorize`` will see, and the parameters to keep."""
+
+    request: AuthorizeRequest
+    params: dict[str, str]
+
+
+class ParService:
+    def __init__(self, store: Store, clock: Clock, authorizer: AuthorizeService) -> None:
+        self.store = store
+        self.clock = clock
+        self.authorizer = authorizer
+
+    def check(self, call: Call, env: Env) -> PushRequest:
+        """Authenticate the client and check its authorization request (RFC 9126 §2.1)."""
+        if call.method != "POST" or call.content_type != FORM_TYPE:
+            raise InvalidRequestError("push the request as an application/x-www-form-urlencoded POST")
+        client = authenticate(call, env.config.clients)
+        params = call.form_dict()
+        if "request_uri" in params:
+            raise InvalidRequestError("request_uri may not be pushed (RFC 9126 §2.1)")
+        for name in CLIENT_AUTH_PARAMS:
+            params.pop(name, None)
+        params["client_id"] = client.client_id
+        return PushRequest(self.authorizer.check_params(params, env, pushed=True), params)
+
+    def push(self, req: PushRequest, env: Env) -> dict[str, object]:
+        """Keep the request for ``server.par_ttl`` seconds under a fresh ``request_uri`` (RFC 9126 §2.2)."""
+        ttl = env.server_config.par_ttl
+        pushed = PushedRequest(REQUEST_URI_PREFIX + secrets.token_urlsafe(32), req.request.client_id, req.params,
+                               self.clock.now() + ttl)
+        self.store.put_pushed(pushed)
+        return {"request_uri": pushed.request_uri, "expires_in": ttl}
