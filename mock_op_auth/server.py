@@ -80,8 +80,8 @@ class Server:
         self.authorizer = AuthorizeService(self.store, self.clock)
         self.introspection = IntrospectionService(self.store, self.bearer, self.clock)
         self.device = DeviceService(self.store, self.clock)
-        self.par = ParService(self.store, self.clock, self.authorizer)
         self.dpop = DpopVerifier(self.store, self.clock)
+        self.par = ParService(self.store, self.clock, self.authorizer, self.dpop)
         grant_args = (self.store, self.issuer, self.clock)
         core = [AuthorizationCodeGrant(*grant_args), ClientCredentialsGrant(*grant_args),
                 RefreshTokenGrant(*grant_args)]

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from tests.dpop_helpers import ProofKey
 from tests.helpers import CLIENT, REDIRECT, pkce_pair, query_of
 from tests.html_forms import form_with
 
@@ -160,3 +161,28 @@ async def test_pushes_are_journaled_and_scripted_as_par(client: httpx.AsyncClien
     await request_uri(client)
     entries = (await client.get("/_mock/requests", params={"endpoint": "par"})).json()["requests"]
     assert [(e["status"], e["client_id"]) for e in entries] == [(503, "demo-client"), (201, "demo-client")]
+
+
+async def test_a_dpop_proof_at_par_binds_the_code_to_its_key(client: httpx.AsyncClient) -> None:
+    """RFC 9449 §10.1: a proof with the push works as dpop_jkt."""
+    key = ProofKey()
+    pushed = await client.post("/par", data=PUSHED, auth=CLIENT,
+                               headers={"DPoP": key.proof("POST", "http://mock.test/par")})
+    assert pushed.status_code == 201, pushed.text
+    code = query_of((await authorize(client, pushed.json()["request_uri"])).headers["location"])["code"]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    unbound = await client.post("/token", data=data, auth=CLIENT)
+    assert unbound.status_code == 400 and unbound.json()["error"] == "invalid_dpop_proof"
+    bound = await client.post("/token", data=data, auth=CLIENT,
+                              headers={"DPoP": key.proof("POST", "http://mock.test/token")})
+    assert bound.status_code == 200 and bound.json()["token_type"] == "DPoP"
+
+
+async def test_a_dpop_proof_at_par_must_match_dpop_jkt_and_hold(client: httpx.AsyncClient) -> None:
+    key = ProofKey()
+    other = await client.post("/par", data={**PUSHED, "dpop_jkt": ProofKey().jkt}, auth=CLIENT,
+                              headers={"DPoP": key.proof("POST", "http://mock.test/par")})
+    assert other.status_code == 400 and other.json()["error"] == "invalid_dpop_proof"
+    wrong_htu = await client.post("/par", data=PUSHED, auth=CLIENT,
+                                  headers={"DPoP": key.proof("POST", "http://mock.test/token")})
+    assert wrong_htu.status_code == 400 and "htu" in wrong_htu.json()["error_description"]

@@ -4,6 +4,7 @@
 
 The pushed parameters are checked now as ``/authorize`` would check them (errors answer as JSON,
 never as a redirect) and again when the ``request_uri`` is used, against the fixture then in force.
+A DPoP proof sent with the push binds the code to its key, as ``dpop_jkt`` would (RFC 9449 §10.1).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from mock_op_auth.errors import InvalidRequestError
+from mock_op_auth.errors import InvalidDpopProofError, InvalidRequestError
 from mock_op_auth.oauth.authorize import AuthorizeRequest, AuthorizeService
 from mock_op_auth.oauth.clients import authenticate
 from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.dpop import DpopVerifier
 from mock_op_auth.oauth.request import FORM_TYPE, Call
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.store import PushedRequest, Store
@@ -32,10 +34,11 @@ class PushRequest:
 
 
 class ParService:
-    def __init__(self, store: Store, clock: Clock, authorizer: AuthorizeService) -> None:
+    def __init__(self, store: Store, clock: Clock, authorizer: AuthorizeService, dpop: DpopVerifier) -> None:
         self.store = store
         self.clock = clock
         self.authorizer = authorizer
+        self.dpop = dpop
 
     def check(self, call: Call, env: Env) -> PushRequest:
         """Authenticate the client and check its authorization request (RFC 9126 §2.1)."""
@@ -48,6 +51,12 @@ class ParService:
         for name in CLIENT_AUTH_PARAMS:
             params.pop(name, None)
         params["client_id"] = client.client_id
+        proof = call.header("dpop")
+        if proof is not None and env.server_config.dpop:
+            jkt = self.dpop.verify(proof, method=call.method, uri=call.issuer + call.path,
+                                   nonce_required=env.server_config.dpop_nonce).jkt
+            if params.setdefault("dpop_jkt", jkt) != jkt:
+                raise InvalidDpopProofError("dpop_jkt is not the thumbprint of the DPoP proof's key")
         return PushRequest(self.authorizer.check_params(params, env, pushed=True), params)
 
     def push(self, req: PushRequest, env: Env) -> dict[str, object]:
