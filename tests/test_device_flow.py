@@ -9,6 +9,7 @@ import httpx
 import jwt
 import pytest
 
+from mock_op_auth.config.schema import Scenario, ScenarioServer
 from tests.helpers import CLIENT
 from tests.html_forms import form_with, forms
 
@@ -256,3 +257,11 @@ async def test_the_page_journals_as_device_with_the_chosen_user(client: httpx.As
     assert [(e["method"], e["path"], e["status"]) for e in entries] == [
         ("POST", "/device_authorization", 200), ("GET", "/device", 200), ("POST", "/device", 200)]
     assert entries[2]["params"]["csrf_token"] == "***"
+
+
+async def test_a_scenario_overrides_the_device_lifetime_and_interval(server, client: httpx.AsyncClient) -> None:
+    scenarios = {**server.config.scenarios, "quick-device": Scenario(
+        server=ScenarioServer(device_code_ttl=30, device_interval=1))}
+    server.reload(server.config.model_copy(update={"scenarios": scenarios}))
+    response = await client.post("/device_authorization", auth=CLIENT, headers={"X-Mock-Scenario": "quick-device"})
+    assert (response.json()["expires_in"], response.json()["interval"]) == (30, 1)

@@ -313,3 +313,11 @@ async def test_the_journal_masks_the_proof(client, key: ProofKey) -> None:
     await dpop_token(client, key)
     entry = (await client.get("/_mock/requests", params={"endpoint": "token"})).json()["requests"][0]
     assert entry["headers"]["dpop"] == "***"
+
+
+async def test_rsa_keys_too_small_or_with_a_huge_exponent_are_refused(client, key: ProofKey) -> None:
+    rsa = ProofKey("RS256")
+    for jwk in ({**rsa.jwk, "n": rsa.jwk["n"][:200]}, {**rsa.jwk, "e": b64url(b"\xff" * 64)},
+                {"kty": "EC", "crv": "P-384", "x": key.jwk["x"], "y": key.jwk["y"]}, {"kty": "OKP"}):
+        proof = rsa.proof("POST", TOKEN_URL, jwk=jwk)
+        assert "does not verify" in refused(await client.post("/token", data=CC, auth=CLIENT, headers={"DPoP": proof}))

@@ -315,6 +315,8 @@ def _unb64(part: str) -> bytes:
 
 PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192  # a bigger key from a client only costs us time to verify
+MAX_RSA_EXPONENT_BITS = 32
 
 
 def public_key_from_jwk(public_jwk: Mapping[str, Any]) -> PublicKey:
@@ -331,8 +333,10 @@ def public_key_from_jwk(public_jwk: Mapping[str, Any]) -> PublicKey:
         if public_jwk.get("kty") == "RSA":
             n = int.from_bytes(_unb64_strict(public_jwk["n"]), "big")
             e = int.from_bytes(_unb64_strict(public_jwk["e"]), "big")
-            if n.bit_length() < MIN_RSA_BITS:
-                raise ValueError(f"RSA keys need at least {MIN_RSA_BITS} bits")
+            if not MIN_RSA_BITS <= n.bit_length() <= MAX_RSA_BITS:
+                raise ValueError(f"RSA keys need {MIN_RSA_BITS} to {MAX_RSA_BITS} bits")
+            if e < 3 or e % 2 == 0 or e.bit_length() > MAX_RSA_EXPONENT_BITS:
+                raise ValueError("the RSA public exponent is not a small odd number")
             return rsa.RSAPublicNumbers(e, n).public_key()
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"malformed JWK: {err}") from None
