@@ -186,3 +186,8 @@ async def test_a_dpop_proof_at_par_must_match_dpop_jkt_and_hold(client: httpx.As
     wrong_htu = await client.post("/par", data=PUSHED, auth=CLIENT,
                                   headers={"DPoP": key.proof("POST", "http://mock.test/token")})
     assert wrong_htu.status_code == 400 and "htu" in wrong_htu.json()["error_description"]
+
+
+async def test_a_pushed_request_too_long_to_keep_is_refused(client: httpx.AsyncClient) -> None:
+    response = await push(client, state="s" * 9000)
+    assert response.status_code == 400 and "longer than" in response.json()["error_description"]

@@ -23,6 +23,7 @@ from mock_op_auth.state.store import PushedRequest, Store
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 CLIENT_AUTH_PARAMS = ("client_secret", "client_assertion", "client_assertion_type")
+MAX_PUSHED_CHARS = 8192  # what one pushed request may keep in the store (thousands may wait at once)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class ParService:
         for name in CLIENT_AUTH_PARAMS:
             params.pop(name, None)
         params["client_id"] = client.client_id
+        if sum(len(k) + len(v) for k, v in params.items()) > MAX_PUSHED_CHARS:
+            raise InvalidRequestError(f"the pushed request is longer than {MAX_PUSHED_CHARS} characters")
         proof = call.header("dpop")
         if proof is not None and env.server_config.dpop:
             jkt = self.dpop.verify(proof, method=call.method, uri=call.issuer + call.path,
