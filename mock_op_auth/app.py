@@ -33,10 +33,17 @@ from mock_op_auth.http.namespaces import Namespaces, ServerSelect
 from mock_op_auth.http.pages import Pages
 from mock_op_auth.http.runner import Handler, run
 from mock_op_auth.routers.authorize import DECISION_PATH, AuthorizeHandler, DecisionHandler
-from mock_op_auth.routers.discovery import DocumentHandler, discovery_document, jwks_document
+from mock_op_auth.routers.device import DeviceAuthorizationHandler, DevicePageHandler
+from mock_op_auth.routers.discovery import (
+    DocumentHandler,
+    discovery_document,
+    jwks_document,
+    resource_metadata_document,
+)
 from mock_op_auth.routers.introspection import IntrospectHandler, RevokeHandler
 from mock_op_auth.routers.logout import LogoutHandler
-from mock_op_auth.routers.op_token import PSD2_GRANTS, ApigeeTokenHandler, Psd2TokenHandler
+from mock_op_auth.routers.op_token import APIGEE_GRANTS, PSD2_GRANTS, ApigeeTokenHandler, Psd2TokenHandler
+from mock_op_auth.routers.par import ParHandler
 from mock_op_auth.routers.psd2 import INTENTS, IntentsHandler, Psd2AuthorizeHandler, RegisterHandler
 from mock_op_auth.routers.resources import FallbackRoute, ResourceRoute
 from mock_op_auth.routers.token import TokenHandler
@@ -58,6 +65,14 @@ LOGOUT_RESPONSES = {200: {"description": "signed out (no post_logout_redirect_ur
                     400: {"description": "an error page: forged id_token_hint, unregistered post_logout_redirect_uri"}}
 DECISION_RESPONSES = {302: {"description": "back to the client with a code, or with access_denied"},
                       400: {"description": "an error page: bad CSRF token, unknown or used request"}}
+DEVICE_PAGE_RESPONSES = {200: {"description": "the code box, the consent page for a code, or the decision taken"},
+                         400: {"description": "an error page: bad CSRF token, unknown or used form"},
+                         404: {"description": "the code box again: no such code"},
+                         409: {"description": "the code box again: the code is decided or expired"}}
+PAR_RESPONSES = {201: {"description": "the request_uri and its lifetime",
+                       "content": {"application/json": {"schema": {}}}},
+                 400: {"description": "an OAuth error", "content": {"application/json": {"schema": {}}}},
+                 401: {"description": "invalid_client", "content": {"application/json": {"schema": {}}}}}
 
 
 @dataclass(frozen=True)
@@ -82,9 +97,11 @@ def protocol_routes() -> tuple[Endpoint, ...]:
     authorize = AuthorizeHandler(rfc, pages)
     userinfo = UserinfoHandler()
     logout = LogoutHandler(pages)
+    device_page = DevicePageHandler(pages)
     return (
-        Endpoint("token", ("POST",), "/token", TokenHandler(rfc), "Token endpoint (RFC 6749 §3.2)", "oauth"),
-        Endpoint("apigee_token", ("POST",), "/auth/v2/accesstoken", ApigeeTokenHandler(ApigeeDialect()),
+        Endpoint("token", ("POST",), "/token", TokenHandler(rfc, dpop=True), "Token endpoint (RFC 6749 §3.2)",
+                 "oauth"),
+        Endpoint("apigee_token", ("POST",), "/auth/v2/accesstoken", ApigeeTokenHandler(ApigeeDialect(), APIGEE_GRANTS),
                  "OP general APIs token endpoint (Apigee Edge)", "op"),
         Endpoint("psd2_token", ("POST",), "/oauth/token", Psd2TokenHandler(Psd2Dialect(), PSD2_GRANTS),
                  "OP PSD2 token endpoint", "op"),
@@ -100,6 +117,17 @@ def protocol_routes() -> tuple[Endpoint, ...]:
         Endpoint("oauth_metadata", ("GET",), "/.well-known/oauth-authorization-server", discovery,
                  "RFC 8414 metadata", "discovery"),
         Endpoint("jwks_document", ("GET",), "/jwks", jwks, "JSON Web Key Set", "discovery"),
+        Endpoint("protected_resource_metadata", ("GET",), "/.well-known/oauth-protected-resource",
+                 DocumentHandler("discovery", resource_metadata_document),
+                 "Protected resource metadata of the resource stub (RFC 9728)", "discovery"),
+        Endpoint("device_authorization", ("POST",), "/device_authorization", DeviceAuthorizationHandler(),
+                 "Device authorization endpoint (RFC 8628 §3.1)", "oauth"),
+        Endpoint("device_page", ("GET",), "/device", device_page, "The device page: a code box (RFC 8628 §3.3)",
+                 "oauth", DEVICE_PAGE_RESPONSES),
+        Endpoint("device_decision", ("POST",), "/device", device_page, "The device page's Approve or Deny",
+                 "oauth", DEVICE_PAGE_RESPONSES),
+        Endpoint("pushed_authorization_request", ("POST",), "/par", ParHandler(),
+                 "Pushed authorization request endpoint (RFC 9126 §2)", "oauth", PAR_RESPONSES),
         Endpoint("authorize", ("GET",), "/authorize", authorize, "Authorization endpoint (RFC 6749 §3.1)", "oauth",
                  AUTHORIZE_RESPONSES),
         Endpoint("authorize", ("POST",), "/authorize", authorize, "Authorization endpoint (RFC 6749 §3.1)", "oauth",

@@ -11,7 +11,14 @@ Each dialect (``dialects/``) renders these; nothing here builds a response body.
     ├── UnsupportedGrantTypeError   400 unsupported_grant_type
     ├── UnsupportedResponseTypeError 400 unsupported_response_type
     ├── InvalidScopeError           400 invalid_scope
+    ├── InvalidTargetError          400 invalid_target (RFC 8707, RFC 8693 §2.2.2)
     ├── AccessDeniedError           403 access_denied
+    │   └── DeviceAccessDeniedError 400 access_denied (RFC 8628 §3.5: the user denied the device)
+    ├── AuthorizationPendingError   400 authorization_pending (RFC 8628 §3.5)
+    ├── SlowDownError               400 slow_down (RFC 8628 §3.5)
+    ├── ExpiredTokenError           400 expired_token (RFC 8628 §3.5)
+    ├── InvalidDpopProofError       400 invalid_dpop_proof (RFC 9449 §5, at the token endpoint)
+    │   └── UseDpopNonceError       400 use_dpop_nonce (RFC 9449 §8), with the nonce to use
     ├── LoginRequiredError          400 login_required (OIDC Core §3.1.2.6)
     ├── ServerError                 500 server_error
     │   └── TemporarilyUnavailableError 503 temporarily_unavailable (the shared store is unreachable)
@@ -19,8 +26,13 @@ Each dialect (``dialects/``) renders these; nothing here builds a response body.
     └── BearerError                 RFC 6750 §3.1
         ├── InvalidTokenError       401 invalid_token, with a reason
         ├── InsufficientScopeError  403 insufficient_scope, with the scope needed
-        └── InvalidApiKeyError      401 invalid_token (x-api-key missing or wrong)
-            └── MissingApiKeyError  401 invalid_token (no x-api-key at all)
+        ├── InvalidApiKeyError      401 invalid_token (x-api-key missing or wrong)
+        │   └── MissingApiKeyError  401 invalid_token (no x-api-key at all)
+        └── DpopResourceError       401 invalid_dpop_proof or use_dpop_nonce at a resource (RFC 9449 §7.1, §9)
+
+Bearer errors carry the challenge ``scheme`` (``Bearer``, or ``DPoP`` when the request or the token
+used DPoP) and, at the resource stub, the ``resource_metadata`` URL (RFC 9728 §5.1); any error may
+carry a ``dpop_nonce`` the client must put in its next DPoP proof (the ``DPoP-Nonce`` header).
 
 FixtureError is separate: a fixture file that cannot be loaded.
 """
@@ -33,6 +45,7 @@ from typing import Literal
 TokenFailure = Literal[
     "missing", "malformed", "unknown", "expired", "not_yet_valid", "revoked", "not_approved",
     "bad_signature", "wrong_issuer", "wrong_audience", "unknown_kid", "bad_algorithm", "wrong_certificate",
+    "dpop_bound", "not_dpop_bound", "dpop_key_mismatch",
 ]
 
 
@@ -50,6 +63,7 @@ class OAuthError(Exception):
 
     code: str = "invalid_request"
     status: int = 400
+    dpop_nonce: str | None = None  # RFC 9449 §8: the nonce the next DPoP proof must carry
 
     def __init__(self, description: str = "", *, redirect: Redirect | None = None) -> None:
         super().__init__(description)
@@ -129,11 +143,58 @@ class InvalidScopeError(OAuthError):
     code = "invalid_scope"
 
 
+class InvalidTargetError(OAuthError):
+    """Raised when a token-exchange ``audience`` or ``resource`` is not one the client may ask for."""
+
+    code = "invalid_target"
+
+
 class AccessDeniedError(OAuthError):
     """Raised when the user (or a scenario) says no."""
 
     code = "access_denied"
     status = 403
+
+
+class DeviceAccessDeniedError(AccessDeniedError):
+    """Raised when a polled device code was denied: a token-endpoint error, so 400 (RFC 8628 §3.5)."""
+
+    status = 400
+
+
+class AuthorizationPendingError(OAuthError):
+    """Raised when a polled device code is not approved or denied yet."""
+
+    code = "authorization_pending"
+
+
+class SlowDownError(OAuthError):
+    """Raised when a device code is polled sooner than its interval after the previous poll."""
+
+    code = "slow_down"
+
+
+class ExpiredTokenError(OAuthError):
+    """Raised when a polled device code has expired by the mock clock."""
+
+    code = "expired_token"
+
+
+class InvalidDpopProofError(OAuthError):
+    """Raised at the token endpoint when a DPoP proof is missing where required, malformed, or
+    does not match the request, the time window, a fresh ``jti`` or the key a grant is bound to."""
+
+    code = "invalid_dpop_proof"
+
+
+class UseDpopNonceError(InvalidDpopProofError):
+    """Raised when ``server.dpop_nonce`` is on and a proof lacks a current nonce; carries a fresh one."""
+
+    code = "use_dpop_nonce"
+
+    def __init__(self, nonce: str, description: str = "a DPoP proof with the server's nonce is required") -> None:
+        super().__init__(description)
+        self.dpop_nonce = nonce
 
 
 class LoginRequiredError(OAuthError):
@@ -164,7 +225,11 @@ class NotFoundError(OAuthError):
 
 
 class BearerError(OAuthError):
-    """RFC 6750 errors of protected resources; rendered with ``WWW-Authenticate: Bearer``."""
+    """RFC 6750 errors of protected resources; rendered with ``WWW-Authenticate: Bearer`` (or
+    ``DPoP``, RFC 9449 §7.1, when ``scheme`` says so)."""
+
+    scheme: Literal["Bearer", "DPoP"] = "Bearer"
+    resource_metadata: str | None = None  # RFC 9728 §5.1: where the resource's metadata is
 
 
 class InvalidTokenError(BearerError):
@@ -206,6 +271,19 @@ class MissingApiKeyError(InvalidApiKeyError):
         super().__init__(description)
 
 
+class DpopResourceError(BearerError):
+    """Raised at a protected resource when the DPoP proof is bad (``invalid_dpop_proof``) or lacks
+    the server's nonce (``use_dpop_nonce``): 401 with a ``DPoP`` challenge (RFC 9449 §7.1, §9)."""
+
+    status = 401
+    scheme: Literal["Bearer", "DPoP"] = "DPoP"
+
+    def __init__(self, err: InvalidDpopProofError) -> None:
+        super().__init__(err.description)
+        self.code = err.code
+        self.dpop_nonce = err.dpop_nonce
+
+
 _TOKEN_FAILURE_TEXT: dict[str, str] = {
     "missing": "no bearer token",
     "malformed": "the token is malformed",
@@ -220,6 +298,9 @@ _TOKEN_FAILURE_TEXT: dict[str, str] = {
     "unknown_kid": "the token was signed with an unknown key",
     "bad_algorithm": "the token's algorithm is not accepted",
     "wrong_certificate": "the token is bound to a client certificate this request did not present",
+    "dpop_bound": "the token is DPoP-bound: send it with the DPoP scheme and a DPoP proof",
+    "not_dpop_bound": "the token is not DPoP-bound: send it with the Bearer scheme",
+    "dpop_key_mismatch": "the DPoP proof is signed by another key than the one the token is bound to",
 }
 
 

@@ -57,10 +57,17 @@ class Outcome:
 NO_OUTCOME = Outcome()
 
 
+def grant_type_matches(wanted: str, grant_type: str | None) -> bool:
+    """A rule's ``grant_type`` names the grant by its URN or by the URN's last segment (``device_code``)."""
+    if grant_type is None:
+        return False
+    return wanted == grant_type or (grant_type.startswith("urn:") and wanted == grant_type.rsplit(":", 1)[-1])
+
+
 def rule_matches(match: RuleMatch, ctx: RequestContext) -> bool:
     if match.endpoint is not None and match.endpoint != ctx.endpoint:
         return False
-    if match.grant_type is not None and match.grant_type != ctx.grant_type:
+    if match.grant_type is not None and not grant_type_matches(match.grant_type, ctx.grant_type):
         return False
     if match.client_id is not None and match.client_id != ctx.client_id:
         return False

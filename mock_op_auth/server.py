@@ -18,14 +18,19 @@ from mock_op_auth.oauth.authorize import AuthorizeService
 from mock_op_auth.oauth.bearer import BearerValidator
 from mock_op_auth.oauth.clients import ClientAuthenticator
 from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.device import DeviceCodeGrant, DeviceService
+from mock_op_auth.oauth.dpop import DpopVerifier
 from mock_op_auth.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from mock_op_auth.oauth.introspection import IntrospectionService
 from mock_op_auth.oauth.issuer import TokenIssuer
+from mock_op_auth.oauth.jwt_bearer import JwtBearerGrant
 from mock_op_auth.oauth.logout import LogoutService
+from mock_op_auth.oauth.par import ParService
 from mock_op_auth.oauth.sessions import SessionService
+from mock_op_auth.oauth.token_exchange import TokenExchangeGrant
 from mock_op_auth.oauth.tokens import TokenService
 from mock_op_auth.op.psd2.authorize import Psd2Authorizer
-from mock_op_auth.op.psd2.exemption import JwtBearerGrant
+from mock_op_auth.op.psd2.exemption import JwtBearerGrant as ExemptionGrant
 from mock_op_auth.op.psd2.intents import IntentService
 from mock_op_auth.op.psd2.registration import RegistrationService
 from mock_op_auth.op.psd2.token_rules import Psd2TokenRules
@@ -52,11 +57,15 @@ class Psd2Services:
     authorizer: Psd2Authorizer
     registration: RegistrationService
     token_rules: Psd2TokenRules
+    tokens: TokenService  # OP's /oauth/token: the core grants and OP's jwt-bearer exemption grant
 
 
 class Server:
     """The composition root of one mock: builds every service once, OP's included, and the
-    token endpoint's grant table. Handlers reach everything through it; nothing holds a global.
+    token endpoints' grant tables: ``tokens`` for ``/token`` (and OP's general and corporate
+    paths, which offer fewer grants), ``psd2.tokens`` for OP's PSD2 path, where the jwt-bearer
+    grant is OP's exemption rather than RFC 7523's. Handlers reach everything through it;
+    nothing holds a global.
 
     ``env`` gives a request's context, ``reload`` takes a new fixture keeping all state, and
     ``reset`` forgets all state (``POST /_mock/reset``)."""
@@ -102,17 +111,23 @@ class Server:
         self.authorizer = AuthorizeService(self.store, self.clock, self.sessions)
         self.logout = LogoutService(self.sessions, self.keys, self.store, self.clock)
         self.introspection = IntrospectionService(self.store, self.bearer, self.clock)
+        self.device = DeviceService(self.store, self.clock)
+        self.dpop = DpopVerifier(self.store, self.clock)
+        self.par = ParService(self.store, self.clock, self.authorizer, self.dpop)
+        grant_args = (self.store, self.issuer, self.clock)
+        core = [AuthorizationCodeGrant(*grant_args), ClientCredentialsGrant(*grant_args),
+                RefreshTokenGrant(*grant_args)]
+        self.tokens = TokenService([*core, DeviceCodeGrant(*grant_args),
+                                    TokenExchangeGrant(*grant_args, self.bearer, self.keys),
+                                    JwtBearerGrant(*grant_args)], self.client_auth, self.dpop)
         intents = IntentService(self.store, self.clock)
         self.psd2 = Psd2Services(
             intents=intents,
             authorizer=Psd2Authorizer(self.authorizer, intents, self.issuer, self.clock),
             registration=RegistrationService(self.store, self.clock),
             token_rules=Psd2TokenRules(intents),
+            tokens=TokenService([*core, ExemptionGrant(*grant_args, intents)], self.client_auth),
         )
-        grant_args = (self.store, self.issuer, self.clock)
-        self.tokens = TokenService([AuthorizationCodeGrant(*grant_args), ClientCredentialsGrant(*grant_args),
-                                    RefreshTokenGrant(*grant_args), JwtBearerGrant(*grant_args, intents)],
-                                   self.client_auth)
         self._issuers: dict[str, None] = {}
         self._merged: tuple[Config, tuple[str, ...], Config] | None = None  # (fixture, registered ids, merged)
         self._lock = threading.Lock()
@@ -131,7 +146,7 @@ class Server:
 
     def env(self, issuer: str, settings: ServerConfig, dialect: Dialect) -> Env:
         """A request's context: the fixture (with registered clients), ``settings`` in force, the dialect's shape."""
-        return Env(self.client_config(), settings, issuer, dialect.shape(settings))
+        return Env(self.client_config(), settings, issuer, dialect.shape(settings), self.issuers(issuer))
 
     @property
     def mtls(self) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -162,6 +163,7 @@ class OpAuth:
         """End one login session (``sid``) or all of them, as a logout does: back-channel logout to
         their clients, and with ``server.revoke_on_logout`` their tokens revoked. An unknown sid raises."""
         self._call("DELETE", f"/_mock/sessions/{sid}" if sid is not None else "/_mock/sessions")
+
     def namespace(self, name: str | None = None, fixtures: FixturePaths | Config | None = None) -> OpAuth:
         """A namespace of this mock (DESIGN §11): a whole mock of its own under ``/ns/{name}``,
         with ``fixtures`` (files or a Config; default: the server's own). Delete it with ``delete()``."""
@@ -179,6 +181,16 @@ class OpAuth:
         if self._root is None or self.name is None:
             raise TypeError("delete() is for a namespace's helper")
         self._root._call("DELETE", f"/_mock/namespaces/{self.name}")
+    def approve_device(self, user_code: str, user: str | None = None) -> dict[str, Any]:
+        """Approve a device code as ``user`` (default: the user ``login: auto`` picks), as the user would
+        on ``/device``; returns ``{"user_code", "status"}``. An unknown code or one already decided
+        or expired raises OpAuthError."""
+        return dict(self._call("POST", f"/_mock/device/{quote(user_code, safe='')}",
+                               json={"decision": "approve", "user": user}))
+
+    def deny_device(self, user_code: str) -> dict[str, Any]:
+        """Deny a device code: its next poll answers ``access_denied``."""
+        return dict(self._call("POST", f"/_mock/device/{quote(user_code, safe='')}", json={"decision": "deny"}))
 
     def token(self, client_id: str = "demo-client", client_secret: str = "demo-secret",
               scope: str | None = None) -> str:

@@ -99,7 +99,8 @@ async def test_each_defect_is_refused_at_the_resource_with_invalid_token(
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_token", "error_description": description}
     assert response.headers["www-authenticate"] == (
-        f'Bearer realm="mock-op-auth", error="invalid_token", error_description="{description}"')
+        f'Bearer realm="mock-op-auth", error="invalid_token", error_description="{description}", '
+        'resource_metadata="http://mock.test/.well-known/oauth-protected-resource"')
 
 
 MINT = {"client_id": "demo-client", "sub": "alice", "scope": "accounts payments", "expires_in": 120,

@@ -10,7 +10,9 @@ async def test_openid_configuration_advertises_what_is_enabled(client: httpx.Asy
     doc = (await client.get("/.well-known/openid-configuration")).json()
     assert doc["issuer"] == "http://mock.test"
     assert doc["token_endpoint"] == "http://mock.test/token"
-    assert doc["grant_types_supported"] == ["authorization_code", "client_credentials", "refresh_token"]
+    assert doc["grant_types_supported"] == ["authorization_code", "client_credentials", "refresh_token",
+                                            "urn:ietf:params:oauth:grant-type:device_code",
+                                            "urn:ietf:params:oauth:grant-type:token-exchange"]
     assert doc["response_types_supported"] == ["code"]
     assert doc["code_challenge_methods_supported"] == ["S256", "plain"]
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
@@ -77,7 +79,9 @@ STATED = {
     "request_parameter_supported": False,  # omitted: false, stated anyway (only PSD2's /oauth/authorize takes one)
     "claims_parameter_supported": False,  # omitted: false
     "response_modes_supported": ["query"],  # omitted: ["query", "fragment"]
-    "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],  # omitted: + implicit
+    "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token",  # omitted: + implicit
+                              "urn:ietf:params:oauth:grant-type:device_code",
+                              "urn:ietf:params:oauth:grant-type:token-exchange"],
     "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "none"],
 }
 
@@ -94,3 +98,41 @@ async def test_request_uri_support_is_denied_without_an_authorization_endpoint_t
     server.reload(server.config.model_copy(update={"clients": clients, "resources": []}))
     doc = (await client.get("/.well-known/openid-configuration")).json()
     assert doc["request_uri_parameter_supported"] is False
+async def test_protected_resource_metadata_describes_the_resource_stub(client: httpx.AsyncClient) -> None:
+    response = await client.get("/.well-known/oauth-protected-resource")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["resource"] == "http://mock.test"
+    assert doc["authorization_servers"] == ["http://mock.test"]
+    assert doc["scopes_supported"] == ["accounts", "payments"]  # what the default fixture's routes need
+    assert doc["bearer_methods_supported"] == ["header"]
+    assert doc["dpop_signing_alg_values_supported"] == ["ES256", "PS256", "RS256"]
+    issuer = (await client.get(f"{doc['authorization_servers'][0]}/.well-known/oauth-authorization-server")).json()
+    assert issuer["issuer"] == doc["authorization_servers"][0]
+
+
+async def test_protected_resource_metadata_follows_the_host_and_the_fixture(server, client) -> None:
+    doc = (await client.get("/.well-known/oauth-protected-resource", headers={"host": "mock-op-auth:8080"})).json()
+    assert doc["resource"] == "http://mock-op-auth:8080" and doc["authorization_servers"] == ["http://mock-op-auth:8080"]
+    server.reload(server.config.model_copy(update={"resources": []}))
+    assert (await client.get("/.well-known/oauth-protected-resource")).json()["scopes_supported"] == []
+
+
+async def test_a_401_of_the_resource_stub_leads_a_client_to_its_authorization_server(client) -> None:
+    """RFC 9728 §5: from the challenge's resource_metadata to the metadata, to the AS, to a token."""
+    challenge = (await client.get("/accounts/v3/accounts")).headers["www-authenticate"]
+    url = challenge.split('resource_metadata="')[1].split('"')[0]
+    metadata = (await client.get(url)).json()
+    assert metadata["resource"] == "http://mock.test"
+    server_doc = (await client.get(metadata["authorization_servers"][0] + "/.well-known/openid-configuration")).json()
+    token = (await client.post(server_doc["token_endpoint"], data={"grant_type": "client_credentials",
+                                                                   "scope": metadata["scopes_supported"][0]},
+                               auth=("demo-client", "demo-secret"))).json()["access_token"]
+    assert (await client.get("/accounts/v3/accounts", headers={"Authorization": f"Bearer {token}",
+                                                               "x-api-key": "demo-client"})).status_code == 200
+
+
+async def test_protected_resource_metadata_is_journaled_as_discovery(client: httpx.AsyncClient) -> None:
+    await client.get("/.well-known/oauth-protected-resource")
+    entries = (await client.get("/_mock/requests", params={"endpoint": "discovery"})).json()["requests"]
+    assert [e["path"] for e in entries] == ["/.well-known/oauth-protected-resource"]

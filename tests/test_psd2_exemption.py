@@ -82,7 +82,20 @@ async def test_exemption_assertion_must_verify(client: httpx.AsyncClient) -> Non
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
-async def test_generic_token_endpoint_does_not_offer_the_exemption_grant(client: httpx.AsyncClient) -> None:
-    response = await client.post("/token", data={"grant_type": JWT_BEARER, "client_id": TPP_ID,
-                                                  "client_secret": TPP_SECRET, "assertion": "x.y.z"})
-    assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
+async def test_generic_token_endpoint_applies_rfc7523_not_the_exemption_rules(client: httpx.AsyncClient) -> None:
+    """/token runs RFC 7523's jwt-bearer grant: an exemption assertion (OP's aud, no user in sub) is
+    refused there, and the same client's RFC 7523 assertion for a fixture user gets a token."""
+    tokens = await psd2_authorized(client)
+    now = await mock_now(client)
+    exemption = exemption_assertion(tokens["authorizationId"], now)
+    refused = await client.post("/token", data={"grant_type": JWT_BEARER, "client_id": TPP_ID,
+                                                 "client_secret": TPP_SECRET, "assertion": exemption})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    pem, kid = KEYS["ES256"]
+    rfc7523 = jwt.encode({"iss": TPP_ID, "sub": "psu-aino", "aud": "http://mock.test/token", "exp": int(now) + 60},
+                         pem, algorithm="ES256", headers={"kid": kid})
+    issued = await client.post("/token", data={"grant_type": JWT_BEARER, "client_id": TPP_ID,
+                                                "client_secret": TPP_SECRET, "assertion": rfc7523, "scope": "accounts"})
+    assert issued.status_code == 200, issued.text
+    claims = jwt.decode(issued.json()["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == "psu-11223344" and "authorizationId" not in claims

@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from mock_op_auth.config.schema import Resource
 from mock_op_auth.state.keys import generate_key, sign_with_pem
 from mock_op_auth.state.store import AccessToken
 from tests.helpers import client_credentials, code_flow, start_of_a_second
@@ -67,7 +68,8 @@ async def test_token_from_the_code_flow_works_too(client: httpx.AsyncClient) -> 
 async def test_missing_token_is_401_without_error_code(client: httpx.AsyncClient) -> None:
     response = await call(client, None)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="mock-op-auth"'
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="mock-op-auth", resource_metadata="http://mock.test/.well-known/oauth-protected-resource"')
 
 
 async def test_missing_scope_is_403_insufficient_scope(client: httpx.AsyncClient) -> None:
@@ -201,3 +203,21 @@ async def test_a_fixture_route_cannot_shadow_the_servers_own_paths(default_confi
         assert (await c.get("/extra/7", headers={"Authorization": f"Bearer {token}"})).json() == {"ok": True}
         assert (await c.head("/accounts/v3/accounts", headers={"Authorization": f"Bearer {token}",
                                                                "x-api-key": "demo-client"})).status_code == 200
+
+
+@pytest.mark.parametrize("dialect", ["rfc", "apigee", "psd2"])
+async def test_every_401_names_the_resource_metadata_whatever_the_dialect(server, client: httpx.AsyncClient,
+                                                                        dialect: str) -> None:
+    """RFC 9728 §5.1: the challenge leads a client to /.well-known/oauth-protected-resource."""
+    route = Resource(path="/d/v1/thing", methods=["GET"], scopes=["accounts"], dialect=dialect)
+    server.reload(server.config.model_copy(update={"resources": [route]}))
+    response = await client.get("/d/v1/thing")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith('Bearer realm="mock-op-auth"')
+    assert 'resource_metadata="http://mock.test/.well-known/oauth-protected-resource"' in (
+        response.headers["www-authenticate"])
+    await client.post("/_mock/rules", json={"match": {"endpoint": "resource"},
+                                            "error": {"error": "invalid_token", "status": 401}, "times": 1})
+    token = (await client_credentials(client))["access_token"]
+    scripted = await client.get("/d/v1/thing", headers={"Authorization": f"Bearer {token}"})
+    assert scripted.status_code == 401 and "resource_metadata=" in scripted.headers["www-authenticate"]

@@ -126,6 +126,20 @@ def test_mint_returns_the_token_string(mock: OpAuth) -> None:
         mock.mint(client_id="nobody")
 
 
+def test_approve_and_deny_device_decide_a_code_once(mock: OpAuth) -> None:
+    first = httpx.post(f"{mock.url}/device_authorization", auth=("demo-client", "demo-secret")).json()
+    assert mock.approve_device(first["user_code"], user="bob") == {"user_code": first["user_code"],
+                                                                   "status": "approved"}
+    with pytest.raises(OpAuthError) as already:
+        mock.deny_device(first["user_code"])
+    assert already.value.status_code == 409
+    second = httpx.post(f"{mock.url}/device_authorization", auth=("demo-client", "demo-secret")).json()
+    assert mock.deny_device(second["user_code"])["status"] == "denied"
+    with pytest.raises(OpAuthError) as unknown:
+        mock.approve_device("BCDF-GHJK")
+    assert unknown.value.status_code == 404
+
+
 def test_reset_forgets_tokens_journal_rules_clock_and_scenario(mock: OpAuth) -> None:
     mock.token(scope="accounts")
     mock.use_scenario("consent-pending")

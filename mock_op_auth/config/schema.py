@@ -17,13 +17,15 @@ GrantType = Literal[
     "client_credentials",
     "refresh_token",
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
 ]
 SigningAlg = Literal["RS256", "ES256", "PS256"]
 DialectName = Literal["rfc", "apigee", "psd2"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 EndpointName = Literal[
     "authorize", "token", "introspect", "revoke", "userinfo", "jwks", "discovery",
-    "resource", "intents", "register", "control", "logout",
+    "resource", "intents", "register", "control", "logout", "device", "par",
 ]
 # RFC 6749 §2.3 / RFC 7591 §2 / OIDC Core §9: how a client authenticates at the token endpoint.
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt",
@@ -91,6 +93,12 @@ class ServerConfig(Model):
     journal_size: int = Field(1000, ge=1, le=100_000)
     max_namespaces: int = Field(256, ge=0, le=10_000)  # DESIGN §11
     namespace_idle_ttl: int = Field(3600, gt=0)  # seconds of wall-clock time since a namespace's last request
+    device_code_ttl: int = Field(600, gt=0)  # RFC 8628: how long a device code and its user code live
+    device_interval: int = Field(5, ge=0, le=3600)  # RFC 8628 §3.2: seconds between polls
+    par_ttl: int = Field(60, gt=0)  # RFC 9126 §2.2: how long a pushed request_uri lives
+    require_par: bool = False  # RFC 9126 §5: every authorization request must be pushed first
+    dpop: bool = True  # RFC 9449: DPoP proofs at /token, userinfo and the resource stub
+    dpop_nonce: bool = False  # RFC 9449 §8, §9: proofs must carry a nonce the server handed out
     apigee: ApigeeSettings = ApigeeSettings()  # OP dialects (docs/op-dialects.md)
     psd2: Psd2Settings = Psd2Settings()
     # RFC 8705 (docs/tls.md): bind tokens to the client certificate presented when they were issued
@@ -115,6 +123,13 @@ class ServerConfig(Model):
         return origins if origins == "*" else [check_origin(o) for o in origins]
 
 
+class TokenExchangeSettings(Model):
+    """What a client may ask for by token exchange (RFC 8693): the ``audience`` and ``resource``
+    values it may name (each one of ``audiences``)."""
+
+    audiences: list[str] = []
+
+
 class Client(Model):
     name: str | None = None
     secret: str | None = None
@@ -132,6 +147,9 @@ class Client(Model):
     backchannel_logout_uri: str | None = None  # OpenID Back-Channel Logout 1.0 §2.2
     tls_client_auth_subject_dn: str | None = None  # RFC 8705 §2.1.2: the subject its certificate carries
     require_mtls: bool = False  # every token request presents that certificate, a secret or not
+    token_exchange: TokenExchangeSettings = TokenExchangeSettings()
+    require_pushed_authorization_requests: bool = False  # RFC 9126 §6
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: every token request must carry a DPoP proof
 
     @property
     def is_public(self) -> bool:
@@ -326,6 +344,8 @@ class ScenarioServer(Model):
     code_ttl: int | None = Field(None, gt=0)
     max_refresh_count: int | None = Field(None, ge=0)
     refresh_rotation: bool | None = None
+    device_code_ttl: int | None = Field(None, gt=0)
+    device_interval: int | None = Field(None, ge=0, le=3600)
 
 
 class Scenario(Model):
@@ -357,6 +377,8 @@ class Config(Model):
         for client_id, client in self.clients.items():
             if client.scenario and client.scenario not in self.scenarios:
                 problems.append(f"clients.{client_id}.scenario: unknown scenario {client.scenario!r}")
+            if client.dpop_bound_access_tokens and not self.server.dpop:
+                problems.append(f"clients.{client_id}.dpop_bound_access_tokens: needs server.dpop: true")
         known = self.known_scopes
         for i, route in enumerate(self.resources):
             for scope in route.scopes:

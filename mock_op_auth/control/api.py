@@ -20,10 +20,13 @@ from mock_op_auth.control.key_rotation import KeyRotation, rotate_keys
 from mock_op_auth.control.live_tokens import LiveTokenList, live_tokens, revoke_live_token
 from mock_op_auth.control.minting import MintedToken, MintError, MintRequest, mint_token
 from mock_op_auth.control.sessions import SessionList, end_sessions, session_list
+from mock_op_auth.dialects import DIALECTS
+from mock_op_auth.errors import OAuthError
 from mock_op_auth.http.call import issuer_of
 from mock_op_auth.http.deps import ServerDep
 from mock_op_auth.http.namespaces import NamespaceError
 from mock_op_auth.json_input import JsonNestingError, parse_json
+from mock_op_auth.oauth.device import DeviceDecisionError, format_user_code
 from mock_op_auth.scenarios import RuleLimitError
 from mock_op_auth.server import Server
 
@@ -153,6 +156,16 @@ class NamespaceEntry(NamespaceInfo):
 
 class NamespaceList(BaseModel):
     namespaces: list[NamespaceEntry]
+class DeviceDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: str | None = Field(None, description="approve or deny")
+    user: str | None = Field(None, description="approve as this fixture user (or any subject); "
+                                               "default: the user login: auto picks")
+
+
+class DeviceDecided(BaseModel):
+    user_code: str
+    status: str = Field(description="approved or denied")
 
 
 def build_router() -> APIRouter:
@@ -258,6 +271,26 @@ def build_router() -> APIRouter:
             return mint_token(server, body, issuer)
         except MintError as err:
             raise HTTPException(400, str(err)) from None
+
+    # A device code decided without a browser (RFC 8628; the /device page does the same).
+    @router.post("/device/{user_code}", response_model=DeviceDecided,
+                 summary="Approve or deny a device code, as the user would on /device",
+                 responses={400: {"description": "a decision other than approve or deny"},
+                            404: {"description": "no such user code"},
+                            409: {"description": "the code is already decided or has expired"}})
+    async def decide_device(user_code: str, body: DeviceDecision, request: Request,
+                            server: ServerDep) -> DeviceDecided:
+        if body.decision not in ("approve", "deny"):
+            raise HTTPException(400, "decision must be approve or deny")
+        issuer = issuer_of(request, server.settings.issuer)
+        env = server.env(issuer, server.engine.server_config(server.engine.active), DIALECTS["rfc"])
+        try:
+            device = server.device.decide(user_code, body.decision == "approve", body.user, env)
+        except DeviceDecisionError as err:
+            raise HTTPException(err.status, err.message) from None
+        except OAuthError as err:
+            raise HTTPException(400, err.description) from None
+        return DeviceDecided(user_code=format_user_code(device.user_code), status=device.status)
 
     # Live access tokens, listed without the tokens themselves (the dashboard at /_mock/ui uses these too).
     @router.get("/tokens/live", response_model=LiveTokenList, summary="Access tokens not expired nor revoked")

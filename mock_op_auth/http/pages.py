@@ -1,5 +1,6 @@
-"""Server-rendered HTML pages: the login and consent page and the dashboard (Jinja2 templates in
-``templates/``). No external assets and no JavaScript: every action is a plain form post.
+"""Server-rendered HTML pages: the login and consent page, the device page (a code box, then the
+same consent page, RFC 8628 §3.3) and the dashboard (Jinja2 templates in ``templates/``). No
+external assets and no JavaScript: every action is a plain form post (or get).
 
 A page is rendered by a ``Pages`` object, built once per router (no module-level state). To add a
 page: a template extending ``base.html`` and a method here that gathers its context.
@@ -15,6 +16,8 @@ from starlette.responses import HTMLResponse
 from mock_op_auth.config.schema import Config
 from mock_op_auth.dialects.responses import NO_STORE
 from mock_op_auth.oauth.authorize import PendingRequest
+from mock_op_auth.oauth.device import format_user_code
+from mock_op_auth.state.store import DeviceCode, LoginRequest
 
 # What a scope lets the client do, in plain words (OIDC Core §5.4 and OP's API scopes).
 SCOPE_TEXT: dict[str, str] = {
@@ -99,3 +102,25 @@ class Pages:
             subject_hint=req.subject if req.user is not None and req.user not in config.users else "",
             redirect_uri=req.redirect.uri, extra=pending.details,
         )
+
+    def device_entry(self, action: str, typed: str = "", error: str | None = None, status: int = 200) -> HTMLResponse:
+        """The device page's code box (RFC 8628 §3.3), with why the last code was refused, if it was."""
+        return self.render("device.html", status=status, done=False, action=action, typed=typed, error=error)
+
+    def device_consent(self, login: LoginRequest, device: DeviceCode, config: Config, action: str) -> HTMLResponse:
+        """The login and consent page for a device code: approve as a user, or deny."""
+        client = config.clients.get(device.client_id)
+        return self.render(
+            "device_consent.html", pending=login, action=action, client_id=device.client_id,
+            client_name=(client.name if client and client.name else device.client_id),
+            scopes=scope_lines(device.scope), users=user_choices(config, None), subject_hint="",
+            user_code=format_user_code(device.user_code), extra={},
+        )
+
+    def device_done(self, approved: bool, client_name: str) -> HTMLResponse:
+        """What the user sees once the device code is decided."""
+        if approved:
+            heading, message = "Device connected", f"{client_name} may now use your account: go back to your device."
+        else:
+            heading, message = "Request denied", f"{client_name} gets no access. You can close this page."
+        return self.render("device.html", done=True, heading=heading, message=message)

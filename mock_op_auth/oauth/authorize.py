@@ -12,10 +12,16 @@ Every login starts a session (``oauth/sessions.py``). A request from a browser w
 session is answered as that session's user without a login (``prompt=none`` included), unless
 ``prompt=login``, an elapsed ``max_age`` or a ``login_hint`` naming someone else asks for a new
 one; ``prompt=none`` without a usable session is ``login_required`` (OIDC Core §3.1.2.1).
+
+A request pushed to ``/par`` (RFC 9126) is named by ``client_id`` and ``request_uri``: only the
+pushed parameters count, and a bad, expired, used or another client's ``request_uri`` is an
+error page. ``require_pushed_authorization_requests`` (per client) and ``server.require_par``
+refuse requests that were not pushed. ``dpop_jkt`` (RFC 9449 §10) binds the code to a DPoP key.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -41,6 +47,7 @@ from mock_op_auth.state.store import AuthCode, LoginRequest, Session, Store
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 PENDING_TTL = 600  # seconds a login page may stay open
+JKT_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # a base64url SHA-256 thumbprint (RFC 7638)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class AuthorizeRequest:
     extra_claims: dict[str, Any] = field(default_factory=dict)
     session: str | None = None  # the sid of the live session that answers this request without a login
     max_age: int | None = None
+    request_uri: str | None = None  # the pushed request (RFC 9126) this came from; used up on answer
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,13 +153,40 @@ class AuthorizeService:
 
     def check(self, call: Call, env: Env) -> AuthorizeRequest:
         params = call.form_dict() if call.method == "POST" else call.query_dict()
+        return self.check_params(params, env, session=self.sessions.from_cookie(call.header("cookie")))
+
+    def check_params(self, params: dict[str, str], env: Env, *, pushed: bool = False,
+                     session: Session | None = None) -> AuthorizeRequest:
+        """Check an authorization request's parameters; ``pushed``: they were posted to ``/par``;
+        ``session``: the browser's live login session, if any."""
+        request_uri = None
+        if not pushed and "request_uri" in params:
+            request_uri, params = self._pushed_params(params, env)
         client_id, redirect, sent = self.trusted_redirect(params, env)
         try:
-            return self._check_request(params, env, client_id, redirect, sent,
-                                       self.sessions.from_cookie(call.header("cookie")))
+            client = env.config.clients[client_id]
+            if not pushed and request_uri is None and (
+                    client.require_pushed_authorization_requests or env.server_config.require_par):
+                raise InvalidRequestError("this authorization request must be pushed to /par first (RFC 9126)")
+            req = self._check_request(params, env, client_id, redirect, sent, session)
         except OAuthError as err:
             err.redirect = redirect
             raise
+        return replace(req, request_uri=request_uri) if request_uri else req
+
+    def _pushed_params(self, params: dict[str, str], env: Env) -> tuple[str, dict[str, str]]:
+        """The parameters pushed as ``request_uri`` by the client the request names; an error page otherwise."""
+        client_id, _ = known_client(params, env)
+        request_uri = params["request_uri"]
+        pushed = self.store.get_pushed(request_uri)
+        if pushed is None or pushed.expires_at <= self.clock.now() or pushed.client_id != client_id:
+            raise InvalidRequestError("request_uri is unknown, expired, already used or was pushed by another client")
+        return request_uri, dict(pushed.params)
+
+    def use_pushed(self, req: AuthorizeRequest) -> None:
+        """Use up the pushed request ``req`` came from (single use); an error page if it is gone."""
+        if req.request_uri is not None and self.store.take_pushed(req.request_uri) is None:
+            raise InvalidRequestError("request_uri is unknown, expired, already used or was pushed by another client")
 
     def _check_request(self, params: dict[str, str], env: Env, client_id: str, redirect: Redirect,
                        sent: str | None, session: Session | None = None) -> AuthorizeRequest:
@@ -177,6 +213,9 @@ class AuthorizeService:
         if "none" in prompt and usable is None:
             raise LoginRequiredError("no login session for prompt=none" if session is None
                                      else "the login session cannot answer this request without a new login")
+        dpop_jkt = params.get("dpop_jkt")
+        if dpop_jkt is not None and not JKT_PATTERN.fullmatch(dpop_jkt):
+            raise InvalidRequestError("dpop_jkt must be a JWK SHA-256 thumbprint (RFC 9449 §10)")
         if usable is not None:
             user, subject = usable.user, usable.subject
         elif self.needs_page(prompt, env):
@@ -184,7 +223,8 @@ class AuthorizeService:
         else:
             user, subject = resolve_user(hint, env)
         return AuthorizeRequest(client_id, redirect, sent, scope, subject, user, params.get("nonce"),
-                                challenge, method, prompt, session=usable.sid if usable else None, max_age=max_age)
+                                challenge, method, prompt, session=usable.sid if usable else None, max_age=max_age,
+                                dpop_jkt=dpop_jkt)
 
     def _continues(self, session: Session, prompt: frozenset[str], max_age: int | None, hint: str | None) -> bool:
         """Whether ``session`` answers a request without a new login (OIDC Core §3.1.2.1)."""
@@ -213,7 +253,7 @@ class AuthorizeService:
     def pending(self, request_id: str | None, csrf_token: str | None) -> PendingRequest:
         """The pending request a login form answers; stores nothing. Errors here are shown as a page."""
         record = self.store.get_login(request_id or "")
-        if record is None or record.expires_at <= self.clock.now():
+        if record is None or record.expires_at <= self.clock.now() or "redirect" not in record.request:
             raise InvalidRequestError("this login request is unknown, expired or already answered")
         if not csrf_token or not secrets_equal(csrf_token, record.csrf_token):
             raise InvalidRequestError("the form's CSRF token does not match; reload the login page")
@@ -253,6 +293,7 @@ class AuthorizeService:
             subject=req.subject, user=req.user, auth_time=session.auth_time,
             expires_at=now + env.server_config.code_ttl, nonce=req.nonce, code_challenge=req.code_challenge,
             code_challenge_method=req.code_challenge_method, extra_claims={**req.extra_claims, "sid": session.sid},
+            dpop_jkt=req.dpop_jkt,
         ))
         params = {"code": code, "iss": env.issuer}
         if req.redirect.state is not None:

@@ -39,17 +39,29 @@ class TokenInfo:
     claims: dict[str, Any]
     grant_id: str | None = None
 
+    @property
+    def jkt(self) -> str | None:
+        """The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1 ``cnf.jkt``), if any."""
+        cnf = self.claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        return jkt if isinstance(jkt, str) else None
+
     def as_introspection(self) -> dict[str, Any]:
-        """RFC 7662 §2.2 members of an active token."""
+        """RFC 7662 §2.2 members of an active token, with ``cnf`` and ``token_type: DPoP`` for a
+        DPoP-bound one (RFC 9449 §6.2) and ``act`` for an exchanged one (RFC 8693 §4.1)."""
+        jkt = self.jkt
         body: dict[str, Any] = {
             "active": True, "scope": " ".join(self.scope), "client_id": self.client_id,
-            "token_type": "Bearer", "exp": self.expires_at, "iat": self.issued_at, "sub": self.subject,
-            "aud": self.audience, "iss": self.issuer,
+            "token_type": "DPoP" if jkt else "Bearer", "exp": self.expires_at, "iat": self.issued_at,
+            "sub": self.subject, "aud": self.audience, "iss": self.issuer,
         }
         if self.jti:
             body["jti"] = self.jti
-        if "cnf" in self.claims:
-            body["cnf"] = self.claims["cnf"]
+        cnf = self.claims.get("cnf")
+        if isinstance(cnf, dict) and cnf:
+            body["cnf"] = cnf  # jkt (DPoP), x5t#S256 (mutual TLS), or both
+        if isinstance(self.claims.get("act"), dict):
+            body["act"] = self.claims["act"]
         return body
 
     @property
@@ -85,10 +97,15 @@ class BearerValidator:
         """``validate`` for a protected resource: a certificate-bound token must come with the
         very certificate it was issued to (RFC 8705 §3)."""
         info = self.validate(token, issuers, audiences)
+        self.check_certificate(info, certificate)
+        return info
+
+    @staticmethod
+    def check_certificate(info: TokenInfo, certificate: ClientCertificate | None) -> None:
+        """A certificate-bound token (RFC 8705 §3) comes with the very certificate it was issued to."""
         bound = info.certificate_thumbprint
         if bound is not None and (certificate is None or not secrets_equal(certificate.x5t_s256, bound)):
             raise InvalidTokenError("wrong_certificate")
-        return info
 
     def _opaque(self, token: str) -> TokenInfo:
         record = self._store.get_access(token)

@@ -31,3 +31,8 @@ class Env:
     server_config: ServerConfig
     issuer: str
     shape: TokenShape
+    issuers: tuple[str, ...] = ()  # every issuer this server answered as: its tokens verify under any of them
+
+    @property
+    def known_issuers(self) -> tuple[str, ...]:
+        return self.issuers or (self.issuer,)

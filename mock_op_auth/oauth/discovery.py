@@ -1,17 +1,29 @@
 """OIDC Discovery 1.0 §3 and RFC 8414 metadata. It advertises exactly what this server does:
 grants some client may use, auth methods some client can use (with the algorithms its JWT methods
-accept), its one signing algorithm, mutual TLS while certificates can reach it (RFC 8705), and
-logout while some client may use the code flow; a field whose omitted default would claim more
-(OIDC Discovery §3, RFC 8414 §2) is stated."""
+accept), its one signing algorithm, mutual TLS while certificates can reach it (RFC 8705), logout
+while some client may use the code flow, the device authorization endpoint (RFC 8628 §4) while a
+client has the device grant, the PAR endpoint (RFC 9126 §5) while one may use /authorize, and
+DPoP's algorithms (RFC 9449 §5.1) while ``server.dpop`` is on; a field whose omitted default would
+claim more (OIDC Discovery §3, RFC 8414 §2) is stated. And the protected-resource metadata of the
+resource stub (RFC 9728)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from mock_op_auth.config.schema import Config
+from mock_op_auth.config.schema import Client, Config
 from mock_op_auth.oauth.clients import PRIVATE_KEY_ALGS, SECRET_JWT_ALGS, SECRET_METHODS, method_allowed
-from mock_op_auth.oauth.grants import RFC_GRANTS
+from mock_op_auth.oauth.dpop import DPOP_ALGS
+from mock_op_auth.oauth.grants import DEVICE_CODE, JWT_BEARER, RFC_GRANTS
 from mock_op_auth.oauth.pkce import METHODS
+
+RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
+
+
+def usable_grants(client: Client) -> list[str]:
+    """The grants of ``client`` that ``/token`` can serve it (the JWT bearer grant needs its keys)."""
+    return [g for g in client.grant_types if g in RFC_GRANTS and (g != JWT_BEARER or client.jwks)]
 
 
 def auth_methods(config: Config, mtls: bool = False) -> list[str]:
@@ -41,7 +53,7 @@ def signing_algs(methods: list[str]) -> list[str]:
 
 def metadata(config: Config, alg: str, issuer: str, *, mtls: bool = False) -> dict[str, Any]:
     """The document; ``mtls`` when client certificates can reach the server (RFC 8705 §2.3, §3.3, §5)."""
-    grants = sorted({g for c in config.clients.values() for g in c.grant_types if g in RFC_GRANTS})
+    grants = sorted({g for c in config.clients.values() for g in usable_grants(c)})
     methods = auth_methods(config, mtls)
     confidential = [m for m in methods if m != "none"]
     claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
@@ -76,6 +88,8 @@ def metadata(config: Config, alg: str, issuer: str, *, mtls: bool = False) -> di
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": config.server.require_par,
     }
     if algs := signing_algs(methods):
         for endpoint in ("token", "introspection", "revocation"):
@@ -84,11 +98,40 @@ def metadata(config: Config, alg: str, issuer: str, *, mtls: bool = False) -> di
         for key in ("authorization_endpoint", "response_types_supported", "response_modes_supported",
                     "code_challenge_methods_supported", "authorization_response_iss_parameter_supported",
                     "end_session_endpoint", "backchannel_logout_supported", "backchannel_logout_session_supported",
-                    "frontchannel_logout_supported"):
+                    "frontchannel_logout_supported", "pushed_authorization_request_endpoint",
+                    "require_pushed_authorization_requests"):
             doc.pop(key)
     if mtls:
         doc["tls_client_certificate_bound_access_tokens"] = True
         doc["mtls_endpoint_aliases"] = {  # one port serves both: the aliases are the same URLs
             name: doc[name] for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint",
                                          "userinfo_endpoint")}
+    if DEVICE_CODE in grants:
+        doc["device_authorization_endpoint"] = f"{issuer}/device_authorization"
+    if config.server.dpop:
+        doc["dpop_signing_alg_values_supported"] = list(DPOP_ALGS)
+    return doc
+
+
+def origin(issuer: str) -> str:
+    """The scheme, host and port of ``issuer``: the resource stub's identifier (RFC 9728 §1.2)."""
+    parts = urlsplit(issuer)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def resource_metadata_url(issuer: str) -> str:
+    return origin(issuer) + RESOURCE_METADATA_PATH
+
+
+def resource_metadata(config: Config, issuer: str) -> dict[str, Any]:
+    """RFC 9728 §2: the resource stub's metadata: who issues its tokens, the scopes its routes need."""
+    doc: dict[str, Any] = {
+        "resource": origin(issuer),
+        "authorization_servers": [issuer],
+        "scopes_supported": sorted({s for route in config.resources for s in route.scopes}),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "mock-op-auth resource stub",
+    }
+    if config.server.dpop:
+        doc["dpop_signing_alg_values_supported"] = list(DPOP_ALGS)
     return doc

@@ -7,17 +7,23 @@ compare-and-set operations of the store (``redeem_code``, ``rotate_refresh``), s
 requests racing with one code or refresh token, at one process or at several on a shared
 store, exactly one wins and the other is a replay. A new grant is a
 ``BaseGrant`` subclass with ``grant_type``, ``check`` and ``act``, put in the grant table that
-``Server`` hands to ``TokenService`` (OP's jwt-bearer exemption grant in ``op/psd2`` is one).
+``Server`` hands to ``TokenService`` (OP's jwt-bearer exemption grant in ``op/psd2`` is one; the
+device, token-exchange and RFC 7523 grants live in their own modules beside this one).
+
+DPoP (RFC 9449): ``TokenService`` verifies a proof before ``check`` and hands its key thumbprint
+to ``check_dpop``, where a grant refuses a proof by another key than the one its code or refresh
+family is bound to; the issued access token then carries ``cnf.jkt``.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
-from typing import ClassVar
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
 from mock_op_auth.config.schema import OIDC_SCOPES, TokenAction
 from mock_op_auth.errors import (
+    InvalidDpopProofError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
@@ -29,9 +35,13 @@ from mock_op_auth.oauth.issuer import IssuedTokens, Subject, TokenIssuer
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.oauth.scope import check_allowed, parse_scope
 from mock_op_auth.state.clock import Clock
-from mock_op_auth.state.store import AuthCode, Grant, RefreshToken, Store
+from mock_op_auth.state.store import AuthCode, DeviceCode, Grant, RefreshToken, Store
 
-RFC_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1
+CORE_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
+RFC_GRANTS = (*CORE_GRANTS, DEVICE_CODE, TOKEN_EXCHANGE, JWT_BEARER)  # what POST /token offers
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,10 @@ class TokenRequest:
     refresh: RefreshToken | None = None
     grant: Grant | None = None
     certificate_thumbprint: str | None = None  # RFC 8705 §3: the access token is bound to this certificate
+    device: DeviceCode | None = None
+    dpop_jkt: str | None = None  # the DPoP proof's key thumbprint: the access token is bound to it
+    audience: str | list[str] | None = None  # the access token's aud, when not the server's (token exchange)
+    extra_claims: dict[str, Any] = field(default_factory=dict)  # claims of this issue only (``act``)
 
     @property
     def client_id(self) -> str:
@@ -69,14 +83,20 @@ class BaseGrant:
         self.issuer = issuer
         self.clock = clock
 
+    def check_dpop(self, req: TokenRequest, jkt: str | None) -> None:
+        """Refuse a request whose DPoP key (``jkt``, None without a proof) is not the one what it
+        redeems is bound to; nothing is bound by default."""
+        return None
+
     def _issue(self, req: TokenRequest, env: Env, override: TokenAction | None, *, grant: Grant | None,
                with_refresh: bool, nonce: str | None = None, refresh: str | None = None) -> IssuedTokens:
         """Issue an access token (and, for a grant, a refresh token and an ID token) and record them.
         ``refresh``: the refresh token to issue, when the caller already made it its grant's current one."""
         now = self.clock.now_int()
         scope = parse_scope(override.scope) if override and override.scope is not None else req.scope
+        extra = {**grant.extra_claims, **req.extra_claims} if grant else req.extra_claims
         who = Subject(req.client_id, req.subject, req.user, scope or (), grant.id if grant else None,
-                      grant.auth_time if grant else None, grant.extra_claims if grant else {})
+                      grant.auth_time if grant else None, extra, jkt=req.dpop_jkt, audience=req.audience)
         cnf = {"x5t#S256": req.certificate_thumbprint} if req.certificate_thumbprint else None
         access, expires_in, status = self.issuer.access_token(who, issuer=env.issuer, server_config=env.server_config,
                                                               shape=env.shape, override=override, cnf=cnf)
@@ -101,7 +121,8 @@ class BaseGrant:
                                             hashes=hashes, override=override)
         return IssuedTokens(
             access_token=access, expires_in=expires_in, scope=" ".join(scope or ()), issued_at=now,
-            client_id=req.client_id, status=status, refresh_token=refresh,
+            client_id=req.client_id, status=status, token_type="DPoP" if req.dpop_jkt else "Bearer",
+            refresh_token=refresh,
             refresh_token_expires_in=max(0, int(grant.refresh_expires_at - now)) if refresh and grant else None,
             refresh_token_issued_at=now if refresh else None,
             refresh_count=grant.refresh_count if refresh and grant else None,
@@ -115,7 +136,7 @@ class BaseGrant:
                      scope=req.scope, auth_time=auth_time, created_at=now,
                      refresh_expires_at=now + (env.shape.refresh_ttl or env.server_config.refresh_token_ttl),
                      expires_at=now + (env.shape.refresh_ttl or env.server_config.refresh_token_ttl),
-                     extra_claims=extra)
+                     extra_claims=extra, dpop_jkt=req.dpop_jkt)
 
 
 class AuthorizationCodeGrant(BaseGrant):
@@ -139,6 +160,12 @@ class AuthorizationCodeGrant(BaseGrant):
             raise InvalidGrantError("redirect_uri does not match the authorization request", reason="redirect_uri")
         pkce.verify(verifier, code.code_challenge, code.code_challenge_method)
         return TokenRequest(client, self.grant_type, code.scope, code.subject, code.user, code=code)
+
+    def check_dpop(self, req: TokenRequest, jkt: str | None) -> None:
+        """RFC 9449 §10: a code requested with ``dpop_jkt`` is redeemed only with a proof by that key."""
+        bound = req.code.dpop_jkt if req.code else None
+        if bound is not None and jkt != bound:
+            raise InvalidDpopProofError("the code is bound to a DPoP key (dpop_jkt): send a DPoP proof signed by it")
 
     def act(self, req: TokenRequest, env: Env, override: TokenAction | None) -> IssuedTokens:
         assert req.code is not None
@@ -203,6 +230,12 @@ class RefreshTokenGrant(BaseGrant):
             raise InvalidScopeError(f"scope beyond the original grant: {' '.join(wider)}")
         return TokenRequest(client, self.grant_type, requested or grant.scope, grant.subject, grant.user,
                             refresh=token, grant=grant)
+
+    def check_dpop(self, req: TokenRequest, jkt: str | None) -> None:
+        """RFC 9449 §5: a public client's refresh token is bound to the key its first token request proved."""
+        bound = req.grant.dpop_jkt if req.grant else None
+        if bound is not None and req.client.client.is_public and jkt != bound:
+            raise InvalidDpopProofError("the refresh token is bound to a DPoP key: send a DPoP proof signed by it")
 
     def act(self, req: TokenRequest, env: Env, override: TokenAction | None) -> IssuedTokens:
         assert req.refresh is not None and req.grant is not None

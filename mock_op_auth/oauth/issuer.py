@@ -28,7 +28,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 }
 _SCOPED = frozenset(c for claims in SCOPE_CLAIMS.values() for c in claims)
 _RESERVED = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "azp",
-                       "at_hash", "c_hash", "s_hash", "rt_hash", "client_id", "scope"})
+                       "at_hash", "c_hash", "s_hash", "rt_hash", "client_id", "scope", "cnf", "act"})
 
 
 def claims_for_scope(user_claims: dict[str, Any], scope: tuple[str, ...]) -> dict[str, Any]:
@@ -51,6 +51,8 @@ class Subject:
     grant_id: str | None = None
     auth_time: int | None = None
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    jkt: str | None = None  # RFC 9449 §6: the DPoP key the access token is bound to (``cnf.jkt``)
+    audience: str | list[str] | None = None  # the access token's aud; None: the server's
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,11 @@ class TokenIssuer:
         ttl = override.expires_in if override and override.expires_in is not None else (
             shape.access_ttl or server_config.access_token_ttl)
         status = override.status if override and override.status else "approved"
-        audience = server_config.audience or issuer
+        audience = who.audience or server_config.audience or issuer
         jwt = shape.access_format == "jwt"
         jti = secrets.token_urlsafe(16) if jwt else None
-        extra: dict[str, Any] = {**who.extra_claims, **({"cnf": cnf} if cnf else {}),
+        confirmation = {**(cnf or {}), **({"jkt": who.jkt} if who.jkt is not None else {})}  # RFC 8705, RFC 9449
+        extra: dict[str, Any] = {**who.extra_claims, **({"cnf": confirmation} if confirmation else {}),
                                  **(override.claims if override else {})}
         if jwt:
             claims: dict[str, Any] = {

@@ -86,6 +86,14 @@ class Call:
             return auth[7:].strip() or None
         return None
 
+    @property
+    def dpop_token(self) -> str | None:
+        """The access token of an ``Authorization: DPoP`` header (RFC 9449 §7.1)."""
+        auth = self.header("authorization")
+        if auth and auth[:5].lower() == "dpop ":
+            return auth[5:].strip() or None
+        return None
+
 
 def decode_basic(auth: str | None) -> BasicCredentials | InvalidRequestError | None:
     """An ``Authorization: Basic`` header's form-urlencoded id and secret, its error, or None."""

@@ -46,6 +46,7 @@ class AuthorizeHandler(BaseHandler[AuthorizeRequest]):
         return Facts(req.client_id, None, req.scope, req.user, req.redirect), req
 
     def act(self, server: Server, checked: AuthorizeRequest, env: Env, override: TokenAction | None) -> Response:
+        server.authorizer.use_pushed(checked)
         if server.authorizer.shows_page(checked, env):
             action = f"/ns/{server.namespace}{DECISION_PATH}" if server.namespace else DECISION_PATH
             return self.pages.login(server.authorizer.begin(checked), env.config, action)

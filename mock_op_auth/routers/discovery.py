@@ -1,5 +1,6 @@
-"""GET discovery (OIDC Discovery 1.0 §4, RFC 8414) and the JWKS (RFC 7517): read-only documents,
-still run through the engine and the journal so a scenario can break or slow them."""
+"""GET discovery (OIDC Discovery 1.0 §4, RFC 8414), the protected-resource metadata (RFC 9728 §3)
+and the JWKS (RFC 7517): read-only documents, still run through the engine and the journal so a
+scenario can break or slow them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from mock_op_auth.dialects import DIALECTS
 from mock_op_auth.dialects.responses import json_response
 from mock_op_auth.http.runner import BaseHandler, Facts
 from mock_op_auth.oauth.context import Env
-from mock_op_auth.oauth.discovery import metadata
+from mock_op_auth.oauth.discovery import metadata, resource_metadata
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.server import Server
 
@@ -39,6 +40,10 @@ class DocumentHandler(BaseHandler[None]):
 
 def discovery_document(server: Server, issuer: str) -> dict[str, Any]:
     return metadata(server.config, server.keys.alg, issuer, mtls=server.mtls)
+
+
+def resource_metadata_document(server: Server, issuer: str) -> dict[str, Any]:
+    return resource_metadata(server.config, issuer)
 
 
 def jwks_document(server: Server, issuer: str) -> dict[str, Any]:

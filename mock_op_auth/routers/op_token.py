@@ -18,13 +18,14 @@ from mock_op_auth.dialects import ApigeeDialect
 from mock_op_auth.errors import InvalidGrantError, InvalidRequestError
 from mock_op_auth.http.runner import Facts
 from mock_op_auth.oauth.context import Env
-from mock_op_auth.oauth.grants import TokenRequest
+from mock_op_auth.oauth.grants import CORE_GRANTS, JWT_BEARER, TokenRequest
 from mock_op_auth.oauth.request import Call
-from mock_op_auth.op.psd2.exemption import JWT_BEARER
-from mock_op_auth.routers.token import ALL_GRANTS, TokenHandler
+from mock_op_auth.oauth.tokens import TokenService
+from mock_op_auth.routers.token import TokenHandler
 from mock_op_auth.server import Server
 
-PSD2_GRANTS = (*ALL_GRANTS, JWT_BEARER)
+APIGEE_GRANTS = CORE_GRANTS
+PSD2_GRANTS = (*CORE_GRANTS, JWT_BEARER)  # jwt-bearer here is OP's exemption grant (server.psd2.tokens)
 
 
 class ApigeeTokenHandler(TokenHandler):
@@ -73,6 +74,9 @@ class ApigeeTokenHandler(TokenHandler):
 class Psd2TokenHandler(TokenHandler):
     """OP's PSD2 token endpoint: the shared grants with ``server.psd2.token_rules`` around them."""
 
+    def service(self, server: Server) -> TokenService:
+        return server.psd2.tokens
+
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, TokenRequest]:
         api_key = server.psd2.token_rules.before_check(call)
         facts, req = super().check(server, call, env)
@@ -80,6 +84,6 @@ class Psd2TokenHandler(TokenHandler):
         return facts, req
 
     def act(self, server: Server, checked: TokenRequest, env: Env, override: TokenAction | None) -> Response:
-        issued = server.tokens.act(checked, env, override)
+        issued = self.service(server).act(checked, env, override)
         server.psd2.token_rules.after_issue(checked, issued)
         return self.dialect.token_response(issued)

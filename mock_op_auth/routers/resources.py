@@ -1,5 +1,7 @@
 """The resource-server stub: routes from the fixture's ``resources``, protected by bearer tokens
-(RFC 6750), scopes, and optionally OP's ``x-api-key``.
+(RFC 6750) or DPoP-bound ones (RFC 9449 §7), scopes, and optionally OP's ``x-api-key``. Every
+401 it answers names its metadata (RFC 9728 §5.1: ``resource_metadata`` in ``WWW-Authenticate``),
+whatever the route's dialect.
 
 ``ResourceRoute`` is the stub's one entrance, tried before every other route: a request for a
 fixture path goes straight to its handler instead of failing every other route's match first
@@ -22,13 +24,16 @@ from starlette.types import Receive, Scope, Send
 
 from mock_op_auth.config.schema import Config, Resource, TokenAction
 from mock_op_auth.dialects import DIALECTS
-from mock_op_auth.dialects.responses import json_response, raw_response
-from mock_op_auth.errors import InsufficientScopeError
+from mock_op_auth.dialects.responses import REALM, json_response, quote_header, raw_response
+from mock_op_auth.dialects.rfc import bearer_challenge
+from mock_op_auth.errors import BearerError, InsufficientScopeError, OAuthError
 from mock_op_auth.http.call import path_of
 from mock_op_auth.http.deps import SERVER
 from mock_op_auth.http.runner import BaseHandler, Facts, run
 from mock_op_auth.oauth.bearer import TokenInfo
 from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.discovery import resource_metadata_url
+from mock_op_auth.oauth.dpop import presented_token
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.op.api_key import require_api_key
 from mock_op_auth.server import Server
@@ -56,17 +61,37 @@ class ResourceHandler(BaseHandler[Checked]):
         self.dialect = DIALECTS.get(route.dialect, DIALECTS["rfc"])
 
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, Checked]:
-        info = server.bearer.authorize(call.bearer, call.client_cert, server.issuers(env.issuer),
-                                      server.audiences(env.issuer))
-        if self.route.api_key:
-            require_api_key(call, env.config.clients.get(info.client_id))
-        if missing := [s for s in self.route.scopes if s not in info.scope]:
-            raise InsufficientScopeError(" ".join(missing))
+        token, dpop_scheme = presented_token(call)
+        try:
+            info = server.dpop.token_info(call, server.bearer, token, dpop_scheme, env.server_config,
+                                          server.issuers(env.issuer), server.audiences(env.issuer))
+            if self.route.api_key:
+                require_api_key(call, env.config.clients.get(info.client_id))
+            if missing := [s for s in self.route.scopes if s not in info.scope]:
+                raise InsufficientScopeError(" ".join(missing))
+        except BearerError as err:
+            if dpop_scheme:
+                err.scheme = "DPoP"
+            raise
         user = env.config.user_key_for(info.subject)
         return Facts(info.client_id, None, info.scope, user), Checked(self.route, info)
 
     def act(self, server: Server, checked: Checked, env: Env, override: TokenAction | None) -> Response:
         return raw_response(checked.route.response)
+
+    def render_error(self, err: OAuthError, issuer: str) -> Response:
+        """The route dialect's error, with the challenge every 401 of the stub carries (RFC 9728
+        §5.1) and the DPoP headers a DPoP client needs, whatever the dialect's body."""
+        url = resource_metadata_url(issuer) if issuer else None
+        if isinstance(err, BearerError):
+            err.resource_metadata = url
+        response = self.dialect.render_error(err)
+        if response.status_code == 401 and "www-authenticate" not in response.headers:
+            response.headers["WWW-Authenticate"] = bearer_challenge(err) if isinstance(err, BearerError) else (
+                f'Bearer realm="{REALM}"' + (f', resource_metadata="{quote_header(url)}"' if url else ""))
+        if err.dpop_nonce and "dpop-nonce" not in response.headers:
+            response.headers["DPoP-Nonce"] = err.dpop_nonce
+        return response
 
 
 class ResourceTable:

@@ -13,9 +13,10 @@ SECRET_PARAMS = frozenset({
     "client_secret", "password", "code", "code_verifier", "refresh_token", "access_token", "token",
     "assertion", "client_assertion", "id_token_hint", "subject_token", "actor_token", "csrf_token",
     "logout_token",
+    "device_code",
 })
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization",
-                            "x-mock-admin-token"})
+                            "x-mock-admin-token", "dpop"})
 MASK = "***"
 
 

@@ -316,6 +316,71 @@ def _unb64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
+PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192  # a bigger key from a client only costs us time to verify
+MAX_RSA_EXPONENT_BITS = 32
+
+
+def public_key_from_jwk(public_jwk: Mapping[str, Any]) -> PublicKey:
+    """The public key a JWK names (RSA, or EC on P-256): a JWK with private members, another key
+    type or curve, or a malformed member is refused with ValueError."""
+    if PRIVATE_JWK_MEMBERS & public_jwk.keys():
+        raise ValueError("the JWK holds private key material")
+    try:
+        if public_jwk.get("kty") == "EC":
+            if public_jwk.get("crv") != "P-256":
+                raise ValueError("only EC keys on P-256 are accepted")
+            x, y = (int.from_bytes(_unb64_strict(public_jwk[m], _EC_SIZE), "big") for m in ("x", "y"))
+            return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+        if public_jwk.get("kty") == "RSA":
+            n = int.from_bytes(_unb64_strict(public_jwk["n"]), "big")
+            e = int.from_bytes(_unb64_strict(public_jwk["e"]), "big")
+            if not MIN_RSA_BITS <= n.bit_length() <= MAX_RSA_BITS:
+                raise ValueError(f"RSA keys need {MIN_RSA_BITS} to {MAX_RSA_BITS} bits")
+            if e < 3 or e % 2 == 0 or e.bit_length() > MAX_RSA_EXPONENT_BITS:
+                raise ValueError("the RSA public exponent is not a small odd number")
+            return rsa.RSAPublicNumbers(e, n).public_key()
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"malformed JWK: {err}") from None
+    raise ValueError("the JWK is neither an RSA nor an EC key")
+
+
+def _unb64_strict(value: Any, size: int | None = None) -> bytes:
+    if not isinstance(value, str) or not value or "=" in value:
+        raise ValueError("a JWK member is not base64url")
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError:
+        raise ValueError("a JWK member is not base64url") from None
+    if size is not None and len(raw) != size:
+        raise ValueError("a JWK coordinate has the wrong length")
+    return raw
+
+
+def verify_with_jwk(token: str, public_jwk: Mapping[str, Any], alg: str) -> dict[str, Any]:
+    """Verify a compact JWS with the public key ``public_jwk`` (a DPoP proof's own ``jwk`` header) and
+    return its claims. ``alg`` must be one of ours and fit the key's type; otherwise, or when the
+    signature does not verify, InvalidTokenError."""
+    if alg not in SIGNERS:
+        raise InvalidTokenError("bad_algorithm")
+    try:
+        key = public_key_from_jwk(public_jwk)
+    except ValueError as err:
+        raise InvalidTokenError("malformed", str(err)) from None
+    if isinstance(key, ec.EllipticCurvePublicKey) != (alg == "ES256"):
+        raise InvalidTokenError("bad_algorithm", f"{alg} does not fit a {public_jwk.get('kty')} key")
+    signing_input, _, signature = token.rpartition(".")
+    try:
+        SIGNERS[alg].verify(key, signing_input.encode("ascii"), _unb64(signature))
+    except (InvalidSignature, ValueError, UnicodeEncodeError):
+        raise InvalidTokenError("bad_signature") from None
+    try:
+        return _payload(_unb64(signing_input.partition(".")[2]))
+    except ValueError:
+        raise InvalidTokenError("malformed") from None
+
+
 def verify_with_jwks(token: str, jwks: Mapping[str, Any], algorithms: tuple[str, ...] = SUPPORTED_ALGS
                      ) -> dict[str, Any]:
     """Verify a JWT a client signed (a PSD2 request object) against the client's registered JWKS."""

@@ -1,6 +1,7 @@
 """State of issued artefacts: authorization codes, grants (refresh families), access and
 refresh tokens, login requests waiting on the login page, login sessions, used client-assertion
-ids, PSD2 intents and registered clients.
+ids, device codes (RFC 8628), pushed authorization requests (RFC 9126), markers (DPoP proof and
+assertion ``jti`` values seen once, DPoP nonces handed out), PSD2 intents and registered clients.
 
 ``Store`` is the interface. Every record is a frozen dataclass of one *kind* (``KINDS``: its
 class, key, expiry and the grant it belongs to), so a backend implements a few generic,
@@ -49,6 +50,7 @@ class AuthCode:
     code_challenge_method: str | None = None
     extra_claims: dict[str, Any] = field(default_factory=dict)
     grant_id: str | None = None  # set once redeemed: a replay revokes that grant
+    dpop_jkt: str | None = None  # RFC 9449 §10: the DPoP key the token request must prove
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class Grant:
     current_refresh: str | None = None
     revoked: bool = False
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    dpop_jkt: str | None = None  # RFC 9449 §5: a public client's refresh tokens need a proof by this key
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ class AccessToken:
     scope: tuple[str, ...]
     issued_at: int
     expires_at: float
-    audience: str
+    audience: str | list[str]
     issuer: str
     grant_id: str | None = None
     revoked: bool = False
@@ -113,6 +116,59 @@ class LoginRequest:
 
 
 MAX_LOGIN_REQUESTS = 10_000
+
+
+# --- device codes (RFC 8628), pushed authorization requests (RFC 9126), markers (RFC 9449, RFC 7523) ---
+
+DeviceStatus = Literal["pending", "approved", "denied"]
+DEVICE_RETENTION = 3600  # an expired device code still answers expired_token (not invalid_grant) this long
+MAX_DEVICE_CODES = 10_000
+MAX_PUSHED_REQUESTS = 10_000
+MAX_MARKERS = 100_000
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """A device authorization: polled by ``device_code``, approved or denied by ``user_code``."""
+
+    device_code: str
+    user_code: str  # normalised: upper case, no separator
+    client_id: str
+    scope: tuple[str, ...]
+    expires_at: float
+    interval: int  # seconds a client must wait between polls; each slow_down adds 5
+    status: DeviceStatus = "pending"
+    subject: str | None = None
+    user: str | None = None
+    decided_at: int | None = None
+    last_poll: float | None = None
+
+
+@dataclass(frozen=True)
+class UserCode:
+    """The index from a user code to its device code."""
+
+    user_code: str
+    device_code: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class PushedRequest:
+    """An authorization request pushed to ``/par``, waiting for ``/authorize?request_uri=`` (single use)."""
+
+    request_uri: str
+    client_id: str
+    params: dict[str, str]
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A value seen once (a DPoP proof's ``jti``, an assertion's) or handed out (a DPoP nonce), until it expires."""
+
+    key: str
+    expires_at: float
 
 
 # --- PSD2 state: intents (AIS consents) and clients registered at runtime (op-auth.md §4.1, §4.3) ---
@@ -203,6 +259,12 @@ KINDS: dict[str, Kind] = {
     "login": Kind(LoginRequest, attrgetter("id"), attrgetter("expires_at"), limit=MAX_LOGIN_REQUESTS),
     "session": Kind(Session, attrgetter("sid"), attrgetter("expires_at"), limit=MAX_SESSIONS),
     "jti": Kind(UsedJti, attrgetter("key"), attrgetter("expires_at")),
+    "device": Kind(DeviceCode, attrgetter("device_code"), lambda d: d.expires_at + DEVICE_RETENTION,
+                   limit=MAX_DEVICE_CODES),
+    "user_code": Kind(UserCode, attrgetter("user_code"), lambda u: u.expires_at + DEVICE_RETENTION,
+                      limit=MAX_DEVICE_CODES),
+    "pushed": Kind(PushedRequest, attrgetter("request_uri"), attrgetter("expires_at"), limit=MAX_PUSHED_REQUESTS),
+    "marker": Kind(Marker, attrgetter("key"), attrgetter("expires_at"), limit=MAX_MARKERS),
     "intent": Kind(Intent, attrgetter("id"), lambda i: i.expires_at + INTENT_RETENTION),
     "client": Kind(RegisteredClient, attrgetter("client_id"), lambda c: NEVER, limit=MAX_REGISTERED_CLIENTS),
 }
@@ -267,6 +329,20 @@ class Store(Protocol):
     def take_session(self, sid: str) -> Session | None: ...  # remove and return it (None: gone already)
     def link_session_grant(self, sid: str, grant_id: str) -> None: ...
     def use_jti(self, used: UsedJti) -> bool: ...  # False when that key was seen and has not expired
+    # device codes: the record by device code, found by user code; decisions and polls swap atomically
+    def put_device(self, device: DeviceCode) -> None: ...
+    def get_device(self, device_code: str) -> DeviceCode | None: ...
+    def find_device(self, user_code: str) -> DeviceCode | None: ...
+    def swap_device(self, expected: DeviceCode, new: DeviceCode) -> bool: ...  # False if it changed meanwhile
+    def take_device(self, device_code: str) -> DeviceCode | None: ...  # remove and return it (single use)
+    # pushed authorization requests
+    def put_pushed(self, pushed: PushedRequest) -> None: ...
+    def get_pushed(self, request_uri: str) -> PushedRequest | None: ...
+    def take_pushed(self, request_uri: str) -> PushedRequest | None: ...  # remove and return it (single use)
+    # markers: add_marker is False when a live marker with that key exists (a replay)
+    def add_marker(self, key: str, expires_at: float) -> bool: ...
+    def has_marker(self, key: str) -> bool: ...
+    # PSD2 state
     def put_intent(self, intent: Intent) -> None: ...
     def get_intent(self, intent_id: str) -> Intent | None: ...
     def link_grant(self, intent_id: str, grant_id: str) -> Intent | None: ...
@@ -381,6 +457,50 @@ class RecordStore:
         _, after = self.update("jti", used.key, lambda seen: seen if seen is not None and seen.expires_at > now
                                else used)
         return after is used
+
+    # -- device codes: found by user code; decisions and polls swap atomically -------------------
+    def put_device(self, device: DeviceCode) -> None:
+        self.put("device", device)
+        self.put("user_code", UserCode(device.user_code, device.device_code, device.expires_at))
+
+    def get_device(self, device_code: str) -> DeviceCode | None:
+        return self.get("device", device_code)
+
+    def find_device(self, user_code: str) -> DeviceCode | None:
+        index = self.get("user_code", user_code)
+        return self.get("device", index.device_code) if index is not None else None
+
+    def swap_device(self, expected: DeviceCode, new: DeviceCode) -> bool:
+        """Replace ``expected`` by ``new`` unless the device code changed meanwhile (compare-and-set)."""
+        _, after = self.update("device", expected.device_code, lambda current: new if current == expected
+                               else current)
+        return after is new
+
+    def take_device(self, device_code: str) -> DeviceCode | None:
+        return self.take("device", device_code)
+
+    # -- pushed authorization requests ----------------------------------------------------------
+    def put_pushed(self, pushed: PushedRequest) -> None:
+        self.put("pushed", pushed)
+
+    def get_pushed(self, request_uri: str) -> PushedRequest | None:
+        return self.get("pushed", request_uri)
+
+    def take_pushed(self, request_uri: str) -> PushedRequest | None:
+        return self.take("pushed", request_uri)
+
+    # -- markers: a key seen once (a DPoP proof's or assertion's jti, a nonce handed out) ---------
+    def add_marker(self, key: str, expires_at: float) -> bool:
+        """Record ``key`` unless a live marker of it exists: False is a replay (atomic)."""
+        now = self._clock.now()
+        marker = Marker(key, expires_at)
+        _, after = self.update("marker", key, lambda seen: seen if seen is not None and seen.expires_at > now
+                               else marker)
+        return after is marker
+
+    def has_marker(self, key: str) -> bool:
+        seen = self.get("marker", key)
+        return seen is not None and seen.expires_at > self._clock.now()
 
     # -- PSD2 state -----------------------------------------------------------------------------
     def put_intent(self, intent: Intent) -> None:

@@ -42,3 +42,29 @@ def test_a_full_store_drops_its_oldest_rows() -> None:
         store.put_access(token(f"t{i}", clock.now() + 3600))
     assert store.sizes()["access_tokens"] == 100
     assert store.get_access("t899") is None and store.get_access("t900") is not None
+
+
+def test_markers_are_bounded_and_expire() -> None:
+    """DPoP proof jtis and nonces: a flood of them never grows the store past its bound."""
+    from mock_op_auth.state.store import MAX_MARKERS
+
+    clock = Clock()
+    store = MemoryStore(clock)
+    for i in range(MAX_MARKERS + 500):
+        assert store.add_marker(f"m{i}", clock.now() + 300)
+    assert len(store._tables["marker"]) == MAX_MARKERS  # the oldest made room
+    assert not store.has_marker("m0") and store.has_marker(f"m{MAX_MARKERS + 499}")
+    clock.advance(301)
+    store.add_marker("late", clock.now() + 300)
+    assert not store.has_marker(f"m{MAX_MARKERS}")
+
+
+def test_device_codes_are_bounded() -> None:
+    from mock_op_auth.state.store import MAX_DEVICE_CODES, DeviceCode
+
+    clock = Clock()
+    store = MemoryStore(clock)
+    for i in range(MAX_DEVICE_CODES + 10):
+        store.put_device(DeviceCode(f"d{i}", f"U{i}", "c", (), clock.now() + 600, 5))
+    assert len(store._tables["device"]) == MAX_DEVICE_CODES and len(store._tables["user_code"]) == MAX_DEVICE_CODES
+    assert store.get_device("d0") is None and store.find_device(f"U{MAX_DEVICE_CODES + 9}") is not None

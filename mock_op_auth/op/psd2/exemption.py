@@ -4,7 +4,8 @@
 The client posts a signed assertion naming an ``Authorized`` intent in its ``claims``; the
 answer is an access token for the same PSU with ``acr`` ``urn:openbanking:psd2:ca`` and no
 refresh token. The PSD2 token path links the grant to the intent (``token_rules``), so revoking
-the intent revokes this token too.
+the intent revokes this token too. It is the jwt-bearer grant of OP's ``/oauth/token`` only; the
+generic ``/token`` runs RFC 7523's own (``oauth/jwt_bearer.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from mock_op_auth.config.schema import TokenAction
 from mock_op_auth.errors import InvalidGrantError, InvalidRequestError, OAuthError, UnauthorizedClientError
 from mock_op_auth.oauth.clients import AuthenticatedClient
 from mock_op_auth.oauth.context import Env
-from mock_op_auth.oauth.grants import BaseGrant, TokenRequest
+from mock_op_auth.oauth.grants import JWT_BEARER, BaseGrant, TokenRequest
 from mock_op_auth.oauth.issuer import IssuedTokens, TokenIssuer
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.oauth.scope import check_allowed, parse_scope
@@ -25,7 +26,7 @@ from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import verify_with_jwks
 from mock_op_auth.state.store import Store
 
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+__all__ = ["JWT_BEARER", "JwtBearerGrant"]
 
 
 class JwtBearerGrant(BaseGrant):
