@@ -23,14 +23,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mock_op_auth.state.clock import Clock
-from mock_op_auth.state.keys import KeySet, SigningKey, key_from_pem
+from mock_op_auth.state.keys import KeySet, SigningKey, generate_key, key_from_pem
 from mock_op_auth.state.store import (
     INTENT_RETENTION,
     AccessToken,
     AuthCode,
     Grant,
+    IdempotencyKey,
     Intent,
+    Ledger,
     LoginRequest,
+    Payment,
     RefreshToken,
     RegisteredClient,
 )
@@ -39,8 +42,9 @@ T = TypeVar("T")
 
 # kind -> record class; a new record type is one line here (plus its put/get methods).
 RECORDS: dict[str, type[Any]] = {"code": AuthCode, "grant": Grant, "access": AccessToken, "refresh": RefreshToken,
-                                 "intent": Intent, "client": RegisteredClient, "login": LoginRequest}
-NEVER = 1e18  # expires_at of records that live until a reset (runtime-registered clients)
+                                 "intent": Intent, "client": RegisteredClient, "login": LoginRequest,
+                                 "payment": Payment, "idempotency": IdempotencyKey, "ledger": Ledger}
+NEVER = 1e18  # expires_at of records that live until a reset (runtime-registered clients, ledgers)
 _TUPLE_FIELDS = {kind: frozenset(f.name for f in dataclasses.fields(cls) if str(f.type).startswith("tuple"))
                  for kind, cls in RECORDS.items()}
 
@@ -61,6 +65,11 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     pem BLOB NOT NULL,
     retire_at REAL,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS named_keys (
+    name TEXT PRIMARY KEY,
+    alg TEXT NOT NULL,
+    pem BLOB NOT NULL
 );
 """
 
@@ -227,6 +236,31 @@ class SqliteStore:
             rows = self._db.execute("SELECT data FROM records WHERE kind = 'client'").fetchall()
         return [decode("client", data) for (data,) in rows]
 
+    def put_payment(self, payment: Payment) -> None:
+        self._put("payment", payment.id, payment, payment.expires_at)
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        return self._get("payment", payment_id)
+
+    def recent_payments(self, limit: int) -> list[Payment]:
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM records WHERE kind = 'payment' ORDER BY expires_at DESC "
+                                    "LIMIT ?", (limit,)).fetchall()
+        return sorted((decode("payment", data) for (data,) in rows), key=lambda p: p.created_at, reverse=True)
+
+    def put_idempotency(self, record: IdempotencyKey) -> None:
+        self._put("idempotency", record.key, record, record.expires_at)
+
+    def get_idempotency(self, key: str) -> IdempotencyKey | None:
+        record = self._get("idempotency", key)
+        return record if record is None or record.expires_at > self._clock.now() else None
+
+    def put_ledger(self, ledger: Ledger) -> None:
+        self._put("ledger", ledger.iban, ledger, NEVER)
+
+    def get_ledger(self, iban: str) -> Ledger | None:
+        return self._get("ledger", iban)
+
     # -- signing keys ---------------------------------------------------------------------------
     def keyset(self, alg: str) -> KeySet:
         """The saved keys for ``alg`` still in use, or a new one saved now; rotations are saved too."""
@@ -240,6 +274,18 @@ class SqliteStore:
         if not keys:
             self.save_keys(keyset.all())
         return keyset
+
+    def named_key(self, name: str, alg: str) -> SigningKey:
+        """A key kept for one purpose (``pis``: PIS response signatures), made and saved on first use;
+        like the signing keys, it survives ``/_mock/reset`` and restarts."""
+        with self._lock:
+            row = self._db.execute("SELECT pem FROM named_keys WHERE name = ? AND alg = ?", (name, alg)).fetchone()
+            if row is not None:
+                return key_from_pem(row[0], alg)
+            key = generate_key(alg)
+            self._db.execute("INSERT OR REPLACE INTO named_keys (name, alg, pem) VALUES (?, ?, ?)",
+                             (name, alg, key.private_pem))
+            return key
 
     def save_keys(self, keys: list[SigningKey]) -> None:
         now = self._clock.now()

@@ -1,5 +1,6 @@
 """State of issued artefacts: authorization codes, grants (refresh families), access and
-refresh tokens, login requests waiting on the login page, PSD2 intents and registered clients.
+refresh tokens, login requests waiting on the login page, PSD2 intents, payments, idempotency
+keys, account ledgers and registered clients.
 
 ``Store`` is the interface; ``MemoryStore`` keeps everything in dicts, bounded in size and
 expiring by the mock clock. Records are frozen dataclasses and every change is an explicit
@@ -100,16 +101,21 @@ class LoginRequest:
 MAX_LOGIN_REQUESTS = 10_000
 
 
-# --- PSD2 state: intents (AIS consents) and clients registered at runtime (op-auth.md §4.1, §4.3) ---
+# --- PSD2 state: intents (AIS consents, PIS bundles, CoF authorizations), payments, idempotency
+# keys, account ledgers and clients registered at runtime (op-auth.md §4, §8; DESIGN §8) ---
 
-IntentStatus = Literal["Unauthorized", "Authorized", "Rejected", "Revoked", "Expired"]
+IntentStatus = Literal["Unauthorized", "Authorizing", "Authorized", "Rejected", "Revoked", "Expired"]
+IntentKind = Literal["accounts", "payments", "fundsconfirmations"]  # the API (and scope) an intent belongs to
 INTENT_RETENTION = 30 * 86400  # an expired intent still answers GET (status Expired) for this long
 MAX_REGISTERED_CLIENTS = 10_000
 
 
 @dataclass(frozen=True)
 class Intent:
-    """A PSD2 authorization (``authorizationId``): what the PSU approves and what revokes its tokens."""
+    """A PSD2 authorization (``authorizationId``): what the PSU approves and what revokes its tokens.
+
+    ``kind`` says which API it belongs to: an AIS consent, a PIS bundle (its payments in
+    ``payment_ids``) or a CoF authorization (for ``iban``)."""
 
     id: str
     client_id: str
@@ -121,8 +127,66 @@ class Intent:
     transaction_from: str | None = None
     transaction_to: str | None = None
     subject: str | None = None
-    user: str | None = None  # the fixture user who authorized it
+    user: str | None = None  # the fixture user who authorized it (a PIS bundle: who created it, if a PSU)
     grant_ids: tuple[str, ...] = ()  # grants issued on this intent: revoking it revokes them
+    kind: IntentKind = "accounts"
+    iban: str | None = None  # CoF: the account whose funds are confirmed
+    payment_ids: tuple[str, ...] = ()  # PIS: the payments of the bundle, oldest first
+    acr: str | None = None  # how the PSU authorized it (SCA, or the exemption's ``ca``)
+
+
+PaymentState = Literal["Revoked", "Cancelled", "SubmissionPending", "Accepted", "Debited"]
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A PIS payment (SEPA or foreign). Until it has a ``state`` of its own, its status is its
+    bundle's (Unauthorized, Authorizing, Authorized, Rejected, Expired, Revoked); once submitted,
+    ``due`` holds the times its occurrences are debited (the mock clock moves it to Debited)."""
+
+    id: str
+    authorization_id: str
+    client_id: str
+    kind: Literal["sepa", "foreign"]
+    request: dict[str, Any]  # the body as created, without authorizationId
+    amount_cents: int  # in ``currency``
+    currency: str
+    created_at: float
+    expires_at: float  # kept until then (retention), whatever its status
+    state: PaymentState | None = None
+    modified_at: float | None = None
+    payer_iban: str | None = None
+    count: int = 1
+    execution_date: str | None = None  # YYYY-MM-DD: a scheduled payment
+    submission_id: str | None = None
+    submitted_at: float | None = None
+    archive_id: str | None = None
+    due: tuple[float, ...] = ()  # when each occurrence is (or was) debited
+    debit_cents: int = 0  # per occurrence, in the payer account's currency
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A create request's ``x-idempotency-key``: the same key and body answer the same payment."""
+
+    key: str  # client_id + "\n" + the header
+    digest: str  # SHA-256 of the canonical JSON body
+    payment_id: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Debits the mock made to one fixture account (by IBAN), oldest first: its balance now is the
+    fixture balance less those due by the mock clock. ``carried_cents`` sums entries dropped past
+    ``MAX_LEDGER_ENTRIES``."""
+
+    iban: str
+    entries: tuple[dict[str, Any], ...] = ()  # {payment_id, due, cents, name, message, archive_id}
+    carried_cents: int = 0
+
+
+MAX_LEDGER_ENTRIES = 5000
 
 
 @dataclass(frozen=True)
@@ -157,6 +221,13 @@ class Store(Protocol):
     def get_intent(self, intent_id: str) -> Intent | None: ...
     def put_registered_client(self, client: RegisteredClient) -> None: ...
     def registered_clients(self) -> list[RegisteredClient]: ...
+    def put_payment(self, payment: Payment) -> None: ...
+    def get_payment(self, payment_id: str) -> Payment | None: ...
+    def recent_payments(self, limit: int) -> list[Payment]: ...  # newest first
+    def put_idempotency(self, record: IdempotencyKey) -> None: ...
+    def get_idempotency(self, key: str) -> IdempotencyKey | None: ...
+    def put_ledger(self, ledger: Ledger) -> None: ...
+    def get_ledger(self, iban: str) -> Ledger | None: ...
 
 
 PURGE_EVERY = 1024  # writes between full sweeps of a table, at the least
@@ -240,6 +311,9 @@ class MemoryStore:
         self._intents: _Table[Intent] = _Table(lambda i: i.expires_at + INTENT_RETENTION, limit)
         self._clients: dict[str, RegisteredClient] = {}
         self._logins: _Table[LoginRequest] = _Table(lambda r: r.expires_at, MAX_LOGIN_REQUESTS)
+        self._payments: _Table[Payment] = _Table(lambda p: p.expires_at, limit)
+        self._idempotency: _Table[IdempotencyKey] = _Table(lambda r: r.expires_at, limit)
+        self._ledgers: dict[str, Ledger] = {}  # one per fixture account: bounded by the fixture
 
     def _write(self, table: _Table[Any], key: str, row: Any) -> None:
         now = self._clock.now()
@@ -304,10 +378,12 @@ class MemoryStore:
 
     def clear(self) -> None:
         with self._lock:
-            for table in (self._codes, self._grants, self._access, self._refresh, self._intents, self._logins):
+            for table in (self._codes, self._grants, self._access, self._refresh, self._intents, self._logins,
+                          self._payments, self._idempotency):
                 table.clear()
             self._access_by_grant.clear()
             self._clients.clear()
+            self._ledgers.clear()
 
     # --- login requests ---
 
@@ -339,6 +415,31 @@ class MemoryStore:
     def registered_clients(self) -> list[RegisteredClient]:
         with self._lock:
             return list(self._clients.values())
+
+    def put_payment(self, payment: Payment) -> None:
+        self._write(self._payments, payment.id, payment)
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        return self._payments.get(payment_id)
+
+    def recent_payments(self, limit: int) -> list[Payment]:
+        with self._lock:
+            payments = self._payments.values()
+        return sorted(payments, key=lambda p: p.created_at, reverse=True)[:limit]
+
+    def put_idempotency(self, record: IdempotencyKey) -> None:
+        self._write(self._idempotency, record.key, record)
+
+    def get_idempotency(self, key: str) -> IdempotencyKey | None:
+        record = self._idempotency.get(key)
+        return record if record is None or record.expires_at > self._clock.now() else None
+
+    def put_ledger(self, ledger: Ledger) -> None:
+        with self._lock:
+            self._ledgers[ledger.iban] = ledger
+
+    def get_ledger(self, iban: str) -> Ledger | None:
+        return self._ledgers.get(iban)
 
     def sizes(self) -> dict[str, int]:
         return {"codes": len(self._codes), "grants": len(self._grants),
