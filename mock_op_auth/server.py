@@ -18,16 +18,21 @@ from mock_op_auth.oauth.grants import AuthorizationCodeGrant, ClientCredentialsG
 from mock_op_auth.oauth.introspection import IntrospectionService
 from mock_op_auth.oauth.issuer import TokenIssuer
 from mock_op_auth.oauth.tokens import TokenService
+from mock_op_auth.op.psd2.access import ApiAccess
+from mock_op_auth.op.psd2.accounts import AccountService
 from mock_op_auth.op.psd2.authorize import Psd2Authorizer
 from mock_op_auth.op.psd2.exemption import JwtBearerGrant
+from mock_op_auth.op.psd2.funds import FundsService
 from mock_op_auth.op.psd2.intents import IntentService
+from mock_op_auth.op.psd2.jws import ResponseSigner
+from mock_op_auth.op.psd2.payments import PaymentService
 from mock_op_auth.op.psd2.registration import RegistrationService
 from mock_op_auth.op.psd2.token_rules import Psd2TokenRules
 from mock_op_auth.scenarios import ScenarioEngine
 from mock_op_auth.settings import Settings
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.journal import Journal
-from mock_op_auth.state.keys import KeySet, SigningKey
+from mock_op_auth.state.keys import KeySet, SigningKey, generate_key
 from mock_op_auth.state.store import MemoryStore, Store
 
 if TYPE_CHECKING:
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from mock_op_auth.tls.serving import TlsSettings
 
 MAX_ISSUERS = 32
+PIS_KEY_ALG = "ES256"  # the PIS response-signing key (OP's sandbox signs with ES256 keys)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ class Psd2Services:
     authorizer: Psd2Authorizer
     registration: RegistrationService
     token_rules: Psd2TokenRules
+    access: ApiAccess  # who calls the business APIs (PIS, CoF, AIS)
+    accounts: AccountService
+    payments: PaymentService
+    funds: FundsService
+    signer: ResponseSigner  # every PIS response's x-jws-signature
 
 
 class Server:
@@ -68,9 +79,11 @@ class Server:
             self.store: Store = sqlite
             self.keys = sqlite.keyset(config.server.signing_alg) if keys is None else \
                 KeySet(config.server.signing_alg, self.clock, keys)
+            pis_key = sqlite.named_key("pis", PIS_KEY_ALG)
         else:
             self.store = store or MemoryStore(self.clock)
             self.keys = KeySet(config.server.signing_alg, self.clock, keys)
+            pis_key = generate_key(PIS_KEY_ALG)
         self.engine = ScenarioEngine(config, settings.scenario)
         self.journal = Journal(config.server.journal_size)
         self.issuer = TokenIssuer(self.keys, self.store, self.clock)
@@ -78,15 +91,22 @@ class Server:
         self.authorizer = AuthorizeService(self.store, self.clock)
         self.introspection = IntrospectionService(self.store, self.bearer, self.clock)
         intents = IntentService(self.store, self.clock)
+        accounts = AccountService(self.store, self.clock)
+        payments = PaymentService(self.store, self.clock, intents, accounts)
         self.psd2 = Psd2Services(
             intents=intents,
-            authorizer=Psd2Authorizer(self.authorizer, intents, self.issuer, self.clock),
+            authorizer=Psd2Authorizer(self.authorizer, intents, self.issuer, self.clock, payments, accounts),
             registration=RegistrationService(self.store, self.clock),
             token_rules=Psd2TokenRules(intents),
+            access=ApiAccess(self.bearer, intents),
+            accounts=accounts,
+            payments=payments,
+            funds=FundsService(accounts, self.clock),
+            signer=ResponseSigner(pis_key),
         )
         grant_args = (self.store, self.issuer, self.clock)
         self.tokens = TokenService([AuthorizationCodeGrant(*grant_args), ClientCredentialsGrant(*grant_args),
-                                    RefreshTokenGrant(*grant_args), JwtBearerGrant(*grant_args, intents)])
+                                    RefreshTokenGrant(*grant_args), JwtBearerGrant(*grant_args, intents, payments)])
         self._issuers: dict[str, None] = {}
         self._merged: tuple[Config, tuple[str, ...], Config] | None = None  # (fixture, registered ids, merged)
         self._lock = threading.Lock()

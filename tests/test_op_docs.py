@@ -44,9 +44,15 @@ async def test_the_documented_script_signs_a_request_object_the_mock_accepts() -
         assert claims["c_hash"] == half_hash(callback["code"])
 
 
-@pytest.mark.parametrize("name, dialects", [("op-general", {"apigee"}), ("op-psd2", {"psd2"}),
-                                            ("op-corporate", {"rfc"})])
+@pytest.mark.parametrize("name, dialects", [("op-general", {"apigee"}), ("op-corporate", {"rfc"})])
 def test_op_fixtures_load(name: str, dialects: set[str]) -> None:
     config = load_fixtures(FIXTURES / f"{name}.yaml")
     assert config.clients and config.resources
     assert {r.dialect for r in config.resources} == dialects
+
+
+def test_the_psd2_fixture_gives_every_psu_accounts_and_no_stub_routes() -> None:
+    """Its AIS, PIS and CoF answer from server.psd2.accounts; a resource route would be shadowed."""
+    config = load_fixtures(FIXTURES / "op-psd2.yaml")
+    assert config.clients and not config.resources
+    assert {a.user for a in config.server.psd2.accounts} == set(config.users)

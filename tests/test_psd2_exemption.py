@@ -31,6 +31,13 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@pytest.fixture
+async def jwt_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The fixture with JWT access tokens (it issues opaque ones), so a test can read their claims."""
+    async with http(app_for("op-psd2", access_token_format="jwt")) as c:
+        yield c
+
+
 async def mock_now(client: httpx.AsyncClient) -> float:
     return (await client.get("/_mock/clock")).json()["now"]
 
@@ -49,7 +56,8 @@ def exemption_assertion(intent_id: str, now: float, **overrides: object) -> str:
     return jwt.encode(claims, pem, algorithm="ES256", headers={"kid": kid})
 
 
-async def test_exemption_grant_reuses_an_authorized_intent(client: httpx.AsyncClient) -> None:
+async def test_exemption_grant_reuses_an_authorized_intent(jwt_client: httpx.AsyncClient) -> None:
+    client = jwt_client
     tokens = await psd2_authorized(client)
     intent_id = tokens["authorizationId"]
     assertion = exemption_assertion(intent_id, await mock_now(client))

@@ -57,7 +57,8 @@ class Handler(Protocol[T]):
     checked request ``T``, storing nothing; ``act`` does the work through the services and
     renders the answer in the handler's dialect; ``on_error`` is the one place an error may
     change state (it sees the checked request when ``check`` got that far); ``render_error``
-    renders an error and changes nothing.
+    renders an error and changes nothing; ``finish`` sees every answer the handler made, its
+    errors too (a scenario's raw ``respond`` is sent as written): OP's PIS signs them there.
     """
 
     endpoint: str
@@ -67,6 +68,7 @@ class Handler(Protocol[T]):
     def act(self, server: Server, checked: T, env: Env, override: TokenAction | None) -> Response: ...
     def on_error(self, server: Server, checked: T | None, err: OAuthError) -> None: ...
     def render_error(self, err: OAuthError, issuer: str) -> Response: ...
+    def finish(self, server: Server, response: Response) -> Response: ...
 
 
 class BaseHandler(Generic[T]):
@@ -80,6 +82,9 @@ class BaseHandler(Generic[T]):
 
     def render_error(self, err: OAuthError, issuer: str) -> Response:
         return self.dialect.render_error(err)
+
+    def finish(self, server: Server, response: Response) -> Response:
+        return response
 
 
 def claimed_client_id(call: Call) -> str | None:
@@ -135,9 +140,9 @@ async def run(server: Server, request: Request, handler: Handler[Any]) -> Respon
             raise CustomOAuthError(rule.error.error, rule.error.error_description, rule.error.status,
                                    redirect=facts.redirect)
         else:
-            response = handler.act(server, checked, env, rule.token if rule else None)
+            response = handler.finish(server, handler.act(server, checked, env, rule.override if rule else None))
     except OAuthError as err:
-        response = _error(server, handler, checked, err, issuer)
+        response = handler.finish(server, _error(server, handler, checked, err, issuer))
     except Exception:
         log.exception("unexpected error at %s %s", request.method, request.url.path)
         response = handler.render_error(ServerError("internal error"), issuer)

@@ -51,6 +51,7 @@ class AuthorizeRequest:
     code_challenge_method: str | None
     prompt: frozenset[str] = frozenset()
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    response_type: str = "code"  # a profile's hybrid ``code id_token`` too (OP's PSD2)
 
 
 @dataclass(frozen=True)
