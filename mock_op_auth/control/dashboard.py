@@ -1,4 +1,4 @@
-"""The dashboard at /_mock/ui: active scenario, clock, live tokens and the request journal.
+"""The dashboard at /_mock/ui: active scenario, clock, live tokens, PSD2 payments and the request journal.
 
 Plain HTML forms, no JavaScript. Every action does what the matching control-API call does
 (``PUT /_mock/scenario``, ``POST /_mock/clock``, ``DELETE /_mock/tokens/live/{id}``) and nothing a
@@ -30,6 +30,7 @@ from mock_op_auth.server import Server
 UI = "/_mock/ui"
 CSRF_COOKIE = "mock_op_auth_ui"
 JOURNAL_SHOWN = 200
+PAYMENTS_SHOWN = 50
 CLOCK_STEPS = ((60, "+1 minute"), (300, "+5 minutes"), (3600, "+1 hour"), (86400, "+1 day"))
 NOTICES = {
     "scenario": "Scenario changed.", "clock": "Clock moved.", "revoked": "Token revoked.",
@@ -57,6 +58,24 @@ def journal_view(server: Server) -> list[dict[str, Any]]:
     return [{**e, "when": fmt_time(e["time"]), "detail": json.dumps(
         {"params": e.get("params"), "headers": e.get("headers")}, indent=2, ensure_ascii=False)}
         for e in reversed(entries)]
+
+
+def payments_view(server: Server) -> list[dict[str, Any]]:
+    """The newest PSD2 payments (PIS) with their status now, as OP's API would answer it."""
+    shown = []
+    service = server.psd2.payments
+    for payment in server.store.recent_payments(PAYMENTS_SHOWN):
+        bundle = server.psd2.intents.current(payment.authorization_id)
+        if bundle is None:
+            continue
+        payee = payment.request.get("payee") or {}
+        amount = payment.request.get("amountEUR") or payment.request.get("amount") or ""
+        shown.append({"id": payment.id, "authorization_id": payment.authorization_id, "client_id": payment.client_id,
+                      "when": fmt_time(payment.created_at), "kind": "SEPA" if payment.kind == "sepa" else "foreign",
+                      "payee": payee.get("name", ""), "amount": f"{amount} {payment.currency}",
+                      "count": payment.count, "payer": payment.payer_iban or "",
+                      "status": service.status(payment, bundle)})
+    return shown
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -94,6 +113,7 @@ def build_router() -> APIRouter:
                        for n, s in server.config.scenarios.items()],
             active=active, now=fmt_time(server.clock.now()), offset=fmt_offset(server.clock.offset),
             offset_seconds=server.clock.offset, steps=CLOCK_STEPS, tokens=live_tokens(server),
+            payments=payments_view(server),
             journal=journal_view(server), journal_shown=JOURNAL_SHOWN,
         )
         response.set_cookie(CSRF_COOKIE, token, path=UI, httponly=True, samesite="strict")
