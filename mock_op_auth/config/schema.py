@@ -143,7 +143,7 @@ class Psd2Settings(Model):
 
     audiences: list[str] = list(PSD2_AUDIENCES)
     intent_ttl: int = Field(90 * 86400, gt=0)  # an AIS consent lasts at most 90 days (op-auth.md §2.4)
-    funds_intent_ttl: int = Field(365 * 86400, gt=0)  # a CoF authorization: at most a year (OP's CoF API)
+    funds_intent_ttl: int = Field(366 * 86400, gt=0)  # a CoF authorization: a year at most (a leap one too)
     payment_ttl: int = Field(3600, gt=0)  # how long a payment bundle waits for the PSU's authorization
     exemption_limit: str = "30.00"  # EUR: the most one payment authorized by the exemption flow may move
     recurring_interval: int = Field(30 * 86400, gt=0)  # seconds between the occurrences of a recurring payment
