@@ -294,3 +294,17 @@ async def test_scenarios_reach_the_payments_endpoint(client: httpx.AsyncClient, 
     assert outage[0].json()["type"] == "TECHNICAL"
     rules = json.loads((await client.get("/_mock/requests", params={"endpoint": "payments"})).text)["requests"]
     assert [e["rule"] for e in rules] == ["signature-refused:0", "payments-outage:0", "payments-outage:0", None]
+
+
+async def test_two_creates_racing_with_one_idempotency_key_make_one_payment(client: httpx.AsyncClient,
+                                                                            cc: str) -> None:
+    import asyncio
+
+    await client.post("/_mock/rules", json={"match": {"endpoint": "payments", "method": "POST"}, "delay_ms": 50})
+    key = str(uuid.uuid4())
+    first, second = await asyncio.gather(
+        create_payment(client, cc, sepa_body("3.00"), **{"x-idempotency-key": key}),
+        create_payment(client, cc, sepa_body("3.00"), **{"x-idempotency-key": key}))
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    winner = first if first.status_code == 201 else second
+    assert await bundle_size(client, cc, winner.json()["authorizationId"]) == 1

@@ -21,7 +21,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from mock_op_auth.config.schema import Psd2Settings
@@ -37,7 +37,8 @@ from mock_op_auth.errors import (
 )
 from mock_op_auth.op.psd2.accounts import AccountService
 from mock_op_auth.op.psd2.intents import IntentService, iso
-from mock_op_auth.op.psd2.money import cents_text, check_currency, check_iban, convert, fixture_cents, parse_amount
+from mock_op_auth.op.psd2.money import cents_text, convert, fixture_cents
+from mock_op_auth.op.psd2.payment_requests import foreign_request, sepa_request
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.store import IdempotencyKey, Intent, Payment, Store
 
@@ -46,16 +47,9 @@ IDEMPOTENCY_TTL = 86400
 AUTHORIZED_TTL = 365 * 86400  # an authorized bundle's payments may be submitted for a year
 FOREIGN_PROCESSING = 86400  # a foreign payment is Accepted for a day before it is Debited
 MAX_BUNDLE = 100
-MAX_COUNT = 99
-MAX_TEXT = 140
 SANDBOX_SCENARIOS = ("PaymentSystemUnavailable", "InsufficientFunds", "PaymentFail")
 _SUBMISSION_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
-_BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?")
 
-SEPA_FIELDS = frozenset({"authorizationId", "amountEUR", "count", "payee", "payer", "message", "reference",
-                         "ultimatePayee", "originalPayer", "executionDate"})
-FOREIGN_FIELDS = frozenset({"authorizationId", "amount", "currency", "count", "payee", "payer", "message",
-                            "detailsOfCharges", "paymentOrder", "exchangeRateReference", "executionDate"})
 
 
 @dataclass(frozen=True)
@@ -95,37 +89,6 @@ def _midnight(day: date) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
-def _object(body: dict[str, Any], name: str, required: bool = True) -> dict[str, Any] | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise ViolationError("Required", f"{name} is required", name)
-        return None
-    if not isinstance(value, dict):
-        raise ViolationError("TypeMismatch", f"{name} must be an object", name)
-    return value
-
-
-def _text(body: dict[str, Any], name: str, path: str, required: bool = False, limit: int = MAX_TEXT) -> str | None:
-    value = body.get(name)
-    if value is None or (value == "" and not required):
-        if required:
-            raise ViolationError("Required", f"{path} is required", path)
-        return None
-    if not isinstance(value, str):
-        raise ViolationError("TypeMismatch", f"{path} must be a string", path)
-    if not value.strip():
-        raise ViolationError("Required", f"{path} may not be blank", path)
-    if len(value) > limit:
-        raise ViolationError("Size", f"{path} is longer than {limit} characters", path)
-    return value
-
-
-def _unknown(body: dict[str, Any], allowed: frozenset[str], prefix: str = "") -> None:
-    if unknown := sorted(set(body) - allowed):
-        raise ViolationError("UnrecognizedProperty", f"unknown property {prefix}{unknown[0]}", prefix + unknown[0])
-
-
 class PaymentService:
     def __init__(self, store: Store, clock: Clock, intents: IntentService, accounts: AccountService) -> None:
         self.store = store
@@ -149,7 +112,8 @@ class PaymentService:
         earlier = self.store.get_idempotency(key)
         if earlier is not None:
             return self._replay(earlier, digest)
-        fields = self._sepa(body, settings) if kind == "sepa" else self._foreign(body, settings)
+        today = datetime.fromtimestamp(self.clock.now(), UTC).date()
+        fields = sepa_request(body, today) if kind == "sepa" else foreign_request(body, today, settings.exchange_rates)
         bundle = self._bundle_for(body.get("authorizationId"), creator, kind)
         now = self.clock.now()
         payment = Payment(id=str(uuid.uuid4()), authorization_id=bundle.id, client_id=creator.client_id,
@@ -197,118 +161,13 @@ class PaymentService:
             raise IllegalStateError(f"a bundle holds at most {MAX_BUNDLE} payments", "authorizationId")
         return bundle
 
-    def _common(self, body: dict[str, Any], settings: Psd2Settings) -> dict[str, Any]:
-        """Fields SEPA and foreign payments share: payer, count, executionDate."""
-        fields: dict[str, Any] = {}
-        payer = _object(body, "payer", required=False)
-        if payer is not None:
-            _unknown(payer, frozenset({"iban"}), "payer.")
-            fields["payer_iban"] = check_iban(payer.get("iban"), "payer.iban")
-        count = body.get("count", 1)
-        if not isinstance(count, int) or isinstance(count, bool):
-            raise ViolationError("TypeMismatch", "count must be a whole number", "count")
-        if not 1 <= count <= MAX_COUNT:
-            raise ViolationError("Size", f"count must be between 1 and {MAX_COUNT}", "count")
-        fields["count"] = count
-        if body.get("executionDate") is not None:
-            raw = body["executionDate"]
-            try:
-                when = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
-            except ValueError:
-                when = None
-            if when is None:
-                raise ViolationError("TypeMismatch", "executionDate must be a date, YYYY-MM-DD", "executionDate")
-            today = datetime.fromtimestamp(self.clock.now(), UTC).date()
-            if not today <= when <= today + timedelta(days=365):
-                raise ViolationError("InvalidValue", "executionDate must be today or a day within a year",
-                                     "executionDate")
-            fields["execution_date"] = raw
-        return fields
-
-    def _sepa(self, body: dict[str, Any], settings: Psd2Settings) -> dict[str, Any]:
-        _unknown(body, SEPA_FIELDS)
-        cents = parse_amount(body.get("amountEUR"), "amountEUR") if "amountEUR" in body else None
-        if cents is None:
-            raise ViolationError("Required", "amountEUR is required", "amountEUR")
-        payee = _object(body, "payee")
-        assert payee is not None
-        _unknown(payee, frozenset({"iban", "name", "address", "country"}), "payee.")
-        iban = check_iban(payee.get("iban"), "payee.iban")
-        _text(payee, "name", "payee.name", required=True, limit=70)
-        if not iban.startswith("FI"):  # OP: non-domestic payees need an address and a country
-            address = payee.get("address")
-            if not isinstance(address, list) or not address or len(address) > 4 \
-                    or any(not isinstance(a, str) or not a.strip() or len(a) > 35 for a in address):
-                raise ViolationError("SepaAddress", "payee.address (1-4 lines of at most 35 characters) is "
-                                                    "required for a payee outside Finland", "payee.address")
-            if not isinstance(payee.get("country"), str) or not re.fullmatch(r"[A-Z]{2}", payee["country"]):
-                raise ViolationError("Required", "payee.country (ISO 3166 alpha-2) is required for a payee "
-                                                 "outside Finland", "payee.country")
-        message = _text(body, "message", "message")
-        reference = _text(body, "reference", "reference", limit=25)
-        if message is None and reference is None:
-            raise ViolationError("MessageOrReference", "give a message or a reference", "message")
-        for name in ("ultimatePayee", "originalPayer"):
-            _text(body, name, name, limit=70)
-        request = {k: v for k, v in body.items() if k != "authorizationId"}
-        return {"request": request, "amount_cents": cents, "currency": "EUR", **self._common(body, settings)}
-
-    def _foreign(self, body: dict[str, Any], settings: Psd2Settings) -> dict[str, Any]:
-        _unknown(body, FOREIGN_FIELDS)
-        if "amount" not in body:
-            raise ViolationError("Required", "amount is required", "amount")
-        cents = parse_amount(body["amount"], "amount")
-        currency = check_currency(body.get("currency"), "currency", settings.exchange_rates)
-        payee = _object(body, "payee")
-        assert payee is not None
-        _unknown(payee, frozenset({"bankAccount", "name", "foreignAddress", "financialInstitution"}), "payee.")
-        _text(payee, "name", "payee.name", required=True, limit=70)
-        account = _object(payee, "bankAccount")
-        assert account is not None
-        _unknown(account, frozenset({"schemeName", "id", "issuer"}), "payee.bankAccount.")
-        scheme = account.get("schemeName")
-        if scheme == "IBAN":
-            check_iban(account.get("id"), "payee.bankAccount.id")
-        elif scheme == "BBAN":
-            if not isinstance(account.get("id"), str) or not re.fullmatch(r"[0-9]{1,35}", account["id"]):
-                raise ViolationError("InvalidValue", "payee.bankAccount.id must be digits only (BBAN), at most 35",
-                                     "payee.bankAccount.id")
-        else:
-            raise ViolationError("InvalidValue", "payee.bankAccount.schemeName must be IBAN or BBAN",
-                                 "payee.bankAccount.schemeName")
-        address = _object(payee, "foreignAddress")
-        assert address is not None
-        _unknown(address, frozenset({"addressLine1", "addressLine2", "country"}), "payee.foreignAddress.")
-        for line in ("addressLine1", "addressLine2"):
-            _text(address, line, f"payee.foreignAddress.{line}", limit=35)
-        if not isinstance(address.get("country"), str) or not re.fullmatch(r"[A-Z]{2}", address["country"]):
-            raise ViolationError("Required", "payee.foreignAddress.country (ISO 3166 alpha-2) is required",
-                                 "payee.foreignAddress.country")
-        bank = _object(payee, "financialInstitution")
-        assert bank is not None
-        _unknown(bank, frozenset({"bic", "clearingSystemId", "name", "foreignBankAddress"}),
-                 "payee.financialInstitution.")
-        bic = bank.get("bic") or None
-        if bic is not None and (not isinstance(bic, str) or not _BIC.fullmatch(bic)):
-            raise ViolationError("InvalidValue", "payee.financialInstitution.bic is not a BIC (8 or 11 characters)",
-                                 "payee.financialInstitution.bic")
-        if bic is None and not bank.get("clearingSystemId") and not bank.get("foreignBankAddress"):
-            raise ViolationError("CreditorBicOrAddress", "give the payee's bank: a bic, a clearingSystemId or a "
-                                                         "foreignBankAddress", "payee.financialInstitution")
-        _text(body, "message", "message", required=True)
-        for name, allowed in (("detailsOfCharges", ("SHA", "OUR")), ("paymentOrder", ("NORM", "HIGH"))):
-            if body.get(name) is not None and body[name] not in allowed:
-                raise ViolationError("InvalidValue", f"{name} must be one of {', '.join(allowed)}", name)
-        fields = self._common(body, settings)
-        if fields["count"] != 1:
-            raise ViolationError("InvalidValue", "a foreign payment is a single payment: count must be 1", "count")
-        request = {k: v for k, v in body.items() if k != "authorizationId"}
-        return {"request": request, "amount_cents": cents, "currency": currency, **fields}
-
     def create(self, new: NewPayment, settings: Psd2Settings) -> Payment:
         """Store a checked payment (and its new bundle); a replay changes nothing."""
         if new.replay:
             return new.payment
+        if new.idempotency is not None and self.store.get_idempotency(new.idempotency.key) is not None:
+            raise DuplicatePaymentError("the x-idempotency-key was taken by a request that came first",
+                                        "x-idempotency-key")  # while a scenario delayed this one
         bundle = self.intents.current(new.bundle.id) or new.bundle
         if bundle.payment_ids and bundle.status != "Unauthorized":  # it moved on since the check
             raise IllegalStateError(f"the authorization {bundle.id} is {bundle.status}: no payments can be added "
