@@ -44,7 +44,25 @@ from mock_op_auth.routers.introspection import IntrospectHandler, RevokeHandler
 from mock_op_auth.routers.logout import LogoutHandler
 from mock_op_auth.routers.op_token import APIGEE_GRANTS, PSD2_GRANTS, ApigeeTokenHandler, Psd2TokenHandler
 from mock_op_auth.routers.par import ParHandler
-from mock_op_auth.routers.psd2 import INTENTS, IntentsHandler, Psd2AuthorizeHandler, RegisterHandler
+from mock_op_auth.routers.psd2 import (
+    FUNDS_INTENTS,
+    INTENTS,
+    PSD2_DECISION_PATH,
+    IntentsHandler,
+    Psd2AuthorizeHandler,
+    Psd2DecisionHandler,
+    RegisterHandler,
+)
+from mock_op_auth.routers.psd2_accounts import AIS, COF, AccountsHandler, CardsHandler, FundsConfirmationHandler
+from mock_op_auth.routers.psd2_payments import (
+    PIS,
+    PIS_JWKS,
+    BundleHandler,
+    CreatePaymentHandler,
+    PaymentHandler,
+    SubmitHandler,
+    pis_jwks_document,
+)
 from mock_op_auth.routers.resources import FallbackRoute, ResourceRoute
 from mock_op_auth.routers.token import TokenHandler
 from mock_op_auth.routers.userinfo import UserinfoHandler
@@ -138,9 +156,10 @@ def protocol_routes() -> tuple[Endpoint, ...]:
                  LOGOUT_RESPONSES),
         Endpoint("end_session", ("POST",), "/logout", logout, "RP-Initiated Logout (end_session_endpoint)", "oidc",
                  LOGOUT_RESPONSES),
-        Endpoint("psd2_authorize", ("GET",), "/oauth/authorize", Psd2AuthorizeHandler(),
-                 "OP PSD2 authorization endpoint (signed request object)", "op",
-                 {200: {"description": "Successful Response"}}),
+        Endpoint("psd2_authorize", ("GET",), "/oauth/authorize", Psd2AuthorizeHandler(pages),
+                 "OP PSD2 authorization endpoint (signed request object)", "op", AUTHORIZE_RESPONSES),
+        Endpoint("psd2_decide", ("POST",), PSD2_DECISION_PATH, Psd2DecisionHandler(DIALECTS["psd2"]),
+                 "The PSD2 login page's Approve or Deny", "op", DECISION_RESPONSES),
         Endpoint("psd2_jwks", ("GET",), "/oauth/jwks/PSD2_OIDC", jwks, "OP PSD2 ID-token keys", "op"),
         Endpoint("create_intent", ("POST",), INTENTS, IntentsHandler("create"),
                  "Create an AIS authorization (intent)", "op"),
@@ -150,6 +169,45 @@ def protocol_routes() -> tuple[Endpoint, ...]:
                  "Revoke an AIS authorization", "op"),
         Endpoint("tpp_register", ("POST",), "/tpp-registration/register", RegisterHandler(),
                  "OP PSD2 TPP registration", "op"),
+        # PIS (DESIGN §8): endpoint "payments"
+        Endpoint("create_sepa_payment", ("POST",), PIS + "/sepa-payments", CreatePaymentHandler("sepa"),
+                 "Create a SEPA payment (PIS)", "op"),
+        Endpoint("create_foreign_payment", ("POST",), PIS + "/foreign-payments", CreatePaymentHandler("foreign"),
+                 "Create a foreign payment (PIS)", "op"),
+        *(Endpoint(f"{verb}_{kind}_payment", (method,), f"{PIS}/{kind}-payments/{{payment_id}}", handler,
+                   summary, "op")
+          for kind in ("sepa", "foreign")
+          for verb, method, handler, summary in (
+              ("read", "GET", PaymentHandler("get"), f"Read a {kind} payment (PIS)"),
+              ("delete", "DELETE", PaymentHandler("delete"), f"Revoke or cancel a {kind} payment (PIS)"))),
+        *(Endpoint(f"submit_{kind}_payment", ("PUT",), f"{PIS}/{kind}-payments/{{payment_id}}/submissions/"
+                   "{submission_id}", SubmitHandler(), f"Submit an authorized {kind} payment (PIS)", "op")
+          for kind in ("sepa", "foreign")),
+        Endpoint("read_payment_bundle", ("GET",), PIS + "/authorizations/{authorization_id}", BundleHandler("get"),
+                 "Read a payment authorization (bundle)", "op"),
+        Endpoint("list_bundle_payments", ("GET",), PIS + "/authorizations/{authorization_id}/payments",
+                 BundleHandler("payments"), "The payments of an authorization (bundle)", "op"),
+        Endpoint("pis_jwks", ("GET",), PIS_JWKS, DocumentHandler("jwks", pis_jwks_document),
+                 "The key of PIS response signatures (x-jws-signature)", "op"),
+        # CoF: endpoint "funds"
+        Endpoint("create_funds_intent", ("POST",), FUNDS_INTENTS, IntentsHandler("create", "fundsconfirmations"),
+                 "Create a CoF authorization (intent)", "op"),
+        Endpoint("read_funds_intent", ("GET",), FUNDS_INTENTS + "/{authorization_id}",
+                 IntentsHandler("get", "fundsconfirmations"), "Read a CoF authorization", "op"),
+        Endpoint("revoke_funds_intent", ("DELETE",), FUNDS_INTENTS + "/{authorization_id}",
+                 IntentsHandler("delete", "fundsconfirmations"), "Revoke a CoF authorization", "op"),
+        Endpoint("confirm_funds", ("POST",), COF + "/funds-confirmations", FundsConfirmationHandler(),
+                 "Confirm funds for an amount (CoF)", "op"),
+        # AIS data from server.psd2.accounts: endpoint "accounts"
+        Endpoint("list_accounts", ("GET",), AIS + "/accounts", AccountsHandler("list"), "The PSU's accounts (AIS)",
+                 "op"),
+        Endpoint("read_account", ("GET",), AIS + "/accounts/{account_id}", AccountsHandler("one"),
+                 "One account (AIS)", "op"),
+        Endpoint("list_transactions", ("GET",), AIS + "/accounts/{account_id}/transactions",
+                 AccountsHandler("transactions"), "An account's transactions (AIS)", "op"),
+        Endpoint("list_cards", ("GET",), AIS + "/cards", CardsHandler("list"), "The PSU's cards (AIS)", "op"),
+        Endpoint("list_card_transactions", ("GET",), AIS + "/cards/{card_id}/transactions",
+                 CardsHandler("transactions"), "A card's transactions (AIS)", "op"),
     )
 
 

@@ -23,6 +23,14 @@ Each dialect (``dialects/``) renders these; nothing here builds a response body.
     ├── ServerError                 500 server_error
     │   └── TemporarilyUnavailableError 503 temporarily_unavailable (the shared store is unreachable)
     ├── NotFoundError               404 not_found (intents, unknown ids)
+    ├── ApiRuleError                OP's PSD2 business APIs: an ApiError type and a violation
+    │   ├── ViolationError          400 VALIDATION (a field: EuroCents, SepaIban, Required, ...)
+    │   ├── InvalidSignatureError   400 SECURITY (x-jws-signature)
+    │   ├── IllegalStateError       409 BUSINESS (a status that does not allow the action)
+    │   │   └── DuplicatePaymentError 409 (an idempotency key reused with another body)
+    │   ├── InsufficientFundsError  400 BUSINESS
+    │   ├── PaymentFailedError      400 BUSINESS
+    │   └── AuthorizationRevokedError 403 SECURITY (the token's authorization is revoked or expired)
     └── BearerError                 RFC 6750 §3.1
         ├── InvalidTokenError       401 invalid_token, with a reason
         ├── InsufficientScopeError  403 insufficient_scope, with the scope needed
@@ -222,6 +230,85 @@ class NotFoundError(OAuthError):
 
     code = "not_found"
     status = 404
+
+
+ApiErrorType = Literal["SECURITY", "VALIDATION", "TECHNICAL", "BUSINESS"]
+
+
+class ApiRuleError(OAuthError):
+    """A refusal by one of OP's PSD2 business APIs (PIS, CoF, AIS): rendered as OP's ApiError with
+    ``api_type`` and one violation of type ``violation`` at ``path`` (the body's field in error)."""
+
+    code = "invalid_request"
+    status = 400
+    api_type: ApiErrorType = "VALIDATION"
+    violation = "InvalidValue"
+
+    def __init__(self, description: str, path: str | None = None) -> None:
+        super().__init__(description)
+        self.path = path
+
+
+class ViolationError(ApiRuleError):
+    """Raised when a field of a request body breaks a rule (``violation``: OP's violation type)."""
+
+    def __init__(self, violation: str, description: str, path: str | None = None) -> None:
+        super().__init__(description, path)
+        self.violation = violation
+
+
+class InvalidSignatureError(ApiRuleError):
+    """Raised when ``x-jws-signature`` is missing, malformed, or does not verify over the body."""
+
+    code = "invalid_signature"
+    api_type = "SECURITY"
+    violation = "InvalidSignature"
+
+
+class IllegalStateError(ApiRuleError):
+    """Raised when the status of a payment or authorization does not allow the action asked for."""
+
+    code = "illegal_state"
+    status = 409
+    api_type = "BUSINESS"
+    violation = "IllegalState"
+
+
+class DuplicatePaymentError(IllegalStateError):
+    """Raised when an idempotency key comes back with another body (or its payment has moved on)."""
+
+    violation = "DuplicatePayment"
+
+
+class InsufficientFundsError(ApiRuleError):
+    """Raised when the payer account cannot cover a payment at submission."""
+
+    code = "insufficient_funds"
+    api_type = "BUSINESS"
+    violation = "InsufficientFunds"
+
+
+class PaymentFailedError(ApiRuleError):
+    """Raised when a submission fails for a business reason (OP's sandbox ``PaymentFail``)."""
+
+    code = "payment_failed"
+    api_type = "BUSINESS"
+    violation = "PaymentFail"
+
+
+class AuthorizationRevokedError(ApiRuleError):
+    """Raised when a PSU's token belongs to an authorization that was revoked (or has expired):
+    OP answers 403 with ``errors: [{type: SECURITY, message: "Authorization ..."}]``."""
+
+    code = "authorization_revoked"
+    status = 403
+    api_type = "SECURITY"
+    violation = "Security"
+
+    def __init__(self, authorization_id: str, status: str) -> None:
+        super().__init__(f"Authorization {authorization_id} has expired" if status == "Expired"
+                         else f"Authorization {authorization_id} has been revoked")
+        self.authorization_id = authorization_id
 
 
 class BearerError(OAuthError):

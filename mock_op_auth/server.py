@@ -29,16 +29,21 @@ from mock_op_auth.oauth.par import ParService
 from mock_op_auth.oauth.sessions import SessionService
 from mock_op_auth.oauth.token_exchange import TokenExchangeGrant
 from mock_op_auth.oauth.tokens import TokenService
+from mock_op_auth.op.psd2.access import ApiAccess
+from mock_op_auth.op.psd2.accounts import AccountService
 from mock_op_auth.op.psd2.authorize import Psd2Authorizer
 from mock_op_auth.op.psd2.exemption import JwtBearerGrant as ExemptionGrant
+from mock_op_auth.op.psd2.funds import FundsService
 from mock_op_auth.op.psd2.intents import IntentService
+from mock_op_auth.op.psd2.jws import ResponseSigner
+from mock_op_auth.op.psd2.payments import PaymentService
 from mock_op_auth.op.psd2.registration import RegistrationService
 from mock_op_auth.op.psd2.token_rules import Psd2TokenRules
 from mock_op_auth.scenarios import ScenarioEngine
 from mock_op_auth.settings import Settings
 from mock_op_auth.state.clock import Clock, SharedClock
 from mock_op_auth.state.journal import Journal, SharedJournal
-from mock_op_auth.state.keys import KeySet, SharedKeySet, SigningKey
+from mock_op_auth.state.keys import KeySet, SharedKeySet, SigningKey, generate_key, key_from_pem
 from mock_op_auth.state.shared import Control
 from mock_op_auth.state.store import MemoryStore, Store
 
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
     from mock_op_auth.tls.serving import TlsSettings
 
 MAX_ISSUERS = 32
+PIS_KEY_ALG = "ES256"  # the PIS response-signing key (OP's sandbox signs with ES256 keys)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,11 @@ class Psd2Services:
     registration: RegistrationService
     token_rules: Psd2TokenRules
     tokens: TokenService  # OP's /oauth/token: the core grants and OP's jwt-bearer exemption grant
+    access: ApiAccess  # who calls the business APIs (PIS, CoF, AIS)
+    accounts: AccountService
+    payments: PaymentService
+    funds: FundsService
+    signer: ResponseSigner  # every PIS response's x-jws-signature
 
 
 class Server:
@@ -121,18 +132,31 @@ class Server:
                                     TokenExchangeGrant(*grant_args, self.bearer, self.keys),
                                     JwtBearerGrant(*grant_args)], self.client_auth, self.dpop)
         intents = IntentService(self.store, self.clock)
+        accounts = AccountService(self.store, self.clock)
+        payments = PaymentService(self.store, self.clock, intents, accounts)
         self.psd2 = Psd2Services(
             intents=intents,
-            authorizer=Psd2Authorizer(self.authorizer, intents, self.issuer, self.clock),
+            authorizer=Psd2Authorizer(self.authorizer, intents, self.issuer, self.clock, payments, accounts),
             registration=RegistrationService(self.store, self.clock),
             token_rules=Psd2TokenRules(intents),
-            tokens=TokenService([*core, ExemptionGrant(*grant_args, intents)], self.client_auth),
+            tokens=TokenService([*core, ExemptionGrant(*grant_args, intents, payments)], self.client_auth),
+            access=ApiAccess(self.bearer, intents),
+            accounts=accounts,
+            payments=payments,
+            funds=FundsService(accounts, self.clock),
+            signer=ResponseSigner(self.named_key("pis", PIS_KEY_ALG)),
         )
         self._issuers: dict[str, None] = {}
         self._merged: tuple[Config, tuple[str, ...], Config] | None = None  # (fixture, registered ids, merged)
         self._lock = threading.Lock()
         if self.shared:
             self.sync()
+
+    def named_key(self, name: str, alg: str) -> SigningKey:
+        """A signing key of this server's own besides the token keys (PSD2's PIS response key),
+        made once and kept in the store, so --state keeps it and processes on one store share it."""
+        pem = self.store.named_key(name, lambda: generate_key(alg).private_pem.decode("ascii"))
+        return key_from_pem(pem.encode("ascii"), alg)
 
     def sync(self) -> None:
         """Read what other processes on the shared store changed: one query or round trip, then

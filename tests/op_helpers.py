@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import tempfile
 import time
 import uuid
@@ -159,3 +160,115 @@ async def psd2_authorized(client: httpx.AsyncClient, intent_body: dict[str, Any]
     tokens = await psd2_token(client, grant_type="authorization_code", code=code, redirect_uri=TPP_REDIRECT)
     assert tokens.status_code == 200, tokens.text
     return {**tokens.json(), "authorizationId": intent["authorizationId"]}
+
+
+# --- PIS and CoF, as OP's demo TPP calls them (docs: /work/shared/op-psd2-calls.md) ---
+
+PIS = "/payments-psd2/v1"
+COF = "/confirmation-of-funds-psd2/v1"
+PIS_JWKS = "/psd2/sandbox/jwks/payments/jwks.json"
+PAYEE = {"iban": "FI6059986920080595", "name": "Matti Meikäläinen"}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def detached_signature(body: bytes, alg: str = "ES256") -> str:
+    """A detached JWS over ``body`` as OP's demo TPP makes it: header ``{alg, kid}``, payload
+    base64url-encoded, then left out (``header..signature``)."""
+    pem, kid = KEYS[alg]
+    header = b64url(json.dumps({"alg": alg, "kid": kid}, separators=(",", ":")).encode())
+    algorithm = jwt.get_algorithm_by_name(alg)
+    signature = algorithm.sign(f"{header}.{b64url(body)}".encode(), algorithm.prepare_key(pem))
+    return f"{header}..{b64url(signature)}"
+
+
+def pis_headers(token: str, **extra: str) -> dict[str, str]:
+    """``getCommonHeaders``: bearer, x-api-key, Accept, session, idempotency, request and interaction ids."""
+    return {"authorization": f"Bearer {token}", "x-api-key": TPP_API_KEY, "accept": "application/json",
+            "x-session-id": str(uuid.uuid4()), "x-idempotency-key": str(uuid.uuid4()),
+            "x-request-id": str(uuid.uuid4()), "x-fapi-interaction-id": str(uuid.uuid4()), **extra}
+
+
+def stringify(body: dict[str, Any]) -> bytes:
+    """``JSON.stringify``: compact, UTF-8."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sepa_body(amount: str = "12.50", **changes: Any) -> dict[str, Any]:
+    """``createSinglePayment``'s body (authorizationId first when given, as the demo builds it)."""
+    body: dict[str, Any] = {"count": 1, "payee": dict(PAYEE), "amountEUR": amount, "message": "DEMO PSD2 PAYMENT"}
+    if changes.get("authorizationId"):
+        body = {"authorizationId": changes.pop("authorizationId"), **body}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def foreign_body(amount: str = "20.00", currency: str = "USD", **changes: Any) -> dict[str, Any]:
+    """``createForeignPayment``'s body."""
+    body: dict[str, Any] = {
+        "payee": {"bankAccount": {"schemeName": "IBAN", "id": "DE89370400440532013000", "issuer": "COBADEFFXXX"},
+                  "name": "Erika Mustermann",
+                  "foreignAddress": {"addressLine1": "Hauptstr. 1", "addressLine2": "10115 Berlin", "country": "DE"},
+                  "financialInstitution": {"bic": "COBADEFFXXX"}},
+        "amount": amount, "currency": currency, "message": "Foreign payment COBADEFFXXX", "count": 1}
+    body.update(changes)
+    return body
+
+
+async def create_payment(client: httpx.AsyncClient, token: str, body: dict[str, Any], kind: str = "sepa",
+                         **headers: str) -> httpx.Response:
+    """``initSinglePayment`` / ``initForeignPayment``: the exact body, signed, sent without a Content-Type."""
+    raw = stringify(body)
+    sent = {**pis_headers(token), "x-jws-signature": detached_signature(raw), **headers}
+    request = client.build_request("POST", f"{PIS}/{kind}-payments", content=raw, headers=sent)
+    request.headers.pop("content-type", None)
+    return await client.send(request)
+
+
+async def verify_response_signature(client: httpx.AsyncClient, response: httpx.Response) -> None:
+    """``verifyResponseSignature``: the response's detached JWS verifies over its exact body with PIS's JWKS."""
+    keys = jwt.PyJWKSet.from_dict((await client.get(PIS_JWKS)).json())
+    header_b64, _, signature = response.headers["x-jws-signature"].partition("..")
+    compact = f"{header_b64}.{b64url(response.content)}.{signature}"
+    kid = jwt.get_unverified_header(compact)["kid"]
+    jwt.api_jws.decode_complete(compact, keys[kid].key, algorithms=["ES256", "RS256", "PS256"])
+
+
+def payment_request_object(intent_id: str, scope: str = "openid payments", **overrides: Any) -> str:
+    return request_object(intent_id, alg="ES256", scope=scope, **overrides)
+
+
+async def code_flow(client: httpx.AsyncClient, intent_id: str, scope: str) -> dict[str, Any]:
+    """Authorize ``intent_id`` (login: auto) and redeem the code: the PSU's tokens."""
+    now = (await client.get("/_mock/clock")).json()["now"]
+    response = await authorize(client, payment_request_object(intent_id, scope=scope, now=now), scope=scope)
+    assert response.status_code == 302, response.text
+    callback = fragment_of(response.headers["location"])
+    assert "code" in callback, callback
+    tokens = await psd2_token(client, grant_type="authorization_code", code=callback["code"],
+                              redirect_uri=TPP_REDIRECT)
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+async def pis_authorized(client: httpx.AsyncClient, *bodies: dict[str, Any]) -> dict[str, Any]:
+    """Payments created (a bundle when several), authorized in the code flow: the PSU's tokens and ids."""
+    cc = await psd2_client_credentials(client, "payments")
+    payments: list[dict[str, Any]] = []
+    for body in bodies or (sepa_body(),):
+        if payments:
+            body = {"authorizationId": payments[0]["authorizationId"], **body}
+        response = await create_payment(client, cc, body)
+        assert response.status_code == 201, response.text
+        payments.append(response.json())
+    tokens = await code_flow(client, payments[0]["authorizationId"], "openid payments")
+    return {**tokens, "authorizationId": payments[0]["authorizationId"], "payments": payments, "cc": cc}
+
+
+async def ais_tokens(client: httpx.AsyncClient, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An AIS intent authorized by the PSU (login: auto, the first user): its tokens."""
+    intent = await create_intent(client, body)
+    tokens = await code_flow(client, intent["authorizationId"], "openid accounts")
+    return {**tokens, "authorizationId": intent["authorizationId"]}

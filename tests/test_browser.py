@@ -41,10 +41,21 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def live_url() -> Iterator[str]:
     """The compose example's fixture (login: page) served by uvicorn in a thread on a free loopback port."""
+    yield from serve(create_app(load_fixtures(ROOT / "fixtures" / "sandbox.yaml")))
+
+
+@pytest.fixture(scope="module")
+def psd2_url() -> Iterator[str]:
+    """OP's PSD2 fixture with the login page (``login: page``), served the same way."""
+    config = load_fixtures(ROOT / "fixtures" / "op-psd2.yaml")
+    yield from serve(create_app(config.model_copy(update={"server": config.server.model_copy(update={
+        "login": "page"})})))
+
+
+def serve(app: object) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(load_fixtures(ROOT / "fixtures" / "sandbox.yaml"))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -166,3 +177,64 @@ def test_dashboard_revokes_a_live_token(page: Page, live_url: str, tmp_path: Pat
     page.get_by_role("button", name="Activate").click()
     expect(page.get_by_role("status")).to_have_text("Scenario changed.")
     assert httpx.get(f"{live_url}/_mock/scenarios").json()["active"] is None
+
+
+def psd2_payment(psd2_url: str, amount: str, message: str) -> dict[str, str]:
+    """A SEPA payment as OP's demo TPP creates it (client credentials, signed body), over real HTTP."""
+    from tests.op_helpers import (
+        TPP_API_KEY,
+        TPP_ID,
+        TPP_SECRET,
+        detached_signature,
+        forwarded_certificate,
+        pis_headers,
+        sepa_body,
+        stringify,
+    )
+
+    cert = {"x-client-certificate": forwarded_certificate("CN=psd2-tpp,O=Sandbox TPP,C=FI")}
+    token = httpx.post(f"{psd2_url}/oauth/token", headers={"x-api-key": TPP_API_KEY, **cert}, data={
+        "grant_type": "client_credentials", "scope": "payments", "client_id": TPP_ID, "client_secret": TPP_SECRET})
+    raw = stringify(sepa_body(amount, message=message))
+    response = httpx.post(f"{psd2_url}/payments-psd2/v1/sepa-payments", content=raw, headers={
+        **pis_headers(token.json()["access_token"]), **cert, "x-jws-signature": detached_signature(raw)})
+    assert response.status_code == 201, response.text
+    return {**response.json(), "cc": token.json()["access_token"], **cert}
+
+
+def open_psd2_login(page: Page, psd2_url: str, authorization_id: str) -> None:
+    from tests.op_helpers import TPP_ID, payment_request_object
+
+    now = httpx.get(f"{psd2_url}/_mock/clock").json()["now"]
+    params = {"request": payment_request_object(authorization_id, now=now), "response_type": "code id_token",
+              "client_id": TPP_ID, "scope": "openid payments"}
+    page.route("https://tpp.example/**", lambda route: route.fulfill(status=200, body="the TPP's callback"))
+    page.goto(f"{psd2_url}/oauth/authorize?{urlencode(params)}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sandbox TPP wants to make a payment from your account")
+
+
+def test_the_psu_sees_a_payment_on_the_login_page_and_rejects_or_approves_it(browser: Browser,
+                                                                              psd2_url: str) -> None:
+    from tests.op_helpers import pis_headers
+
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    rejected = psd2_payment(psd2_url, "12.50", "Lasku 4711")
+    open_psd2_login(page, psd2_url, rejected["authorizationId"])
+    expect(page.get_by_text("Matti Meikäläinen (FI6059986920080595)")).to_be_visible()
+    expect(page.get_by_text("12.50 EUR")).to_be_visible()
+    expect(page.get_by_text("Lasku 4711")).to_be_visible()
+    page.get_by_role("button", name="Deny").click()
+    page.wait_for_url(lambda url: url.startswith("https://tpp.example/callback#"))
+    assert parse_qs(urlsplit(page.url).fragment)["error"] == ["access_denied"]
+    read = httpx.get(f"{psd2_url}/payments-psd2/v1/sepa-payments/{rejected['paymentId']}",
+                     headers={**pis_headers(rejected["cc"]), "x-client-certificate": rejected["x-client-certificate"]})
+    assert read.json()["status"] == "Rejected"
+    approved = psd2_payment(psd2_url, "3.20", "Kahvit")
+    open_psd2_login(page, psd2_url, approved["authorizationId"])
+    page.get_by_role("button", name="Approve as Aino Sandbox").click()
+    page.wait_for_url(lambda url: url.startswith("https://tpp.example/callback#"))
+    fragment = parse_qs(urlsplit(page.url).fragment)
+    assert fragment["code"] and fragment["id_token"]
+    context.close()

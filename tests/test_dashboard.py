@@ -127,3 +127,21 @@ async def test_with_an_admin_token_the_dashboard_asks_for_it() -> None:
         assert (await client.get("/_mock/ui", headers=bearer)).status_code == 200
         basic = base64.b64encode(b"x:s3cret").decode()
         assert (await client.get("/_mock/ui", headers={"Authorization": f"Basic {basic}"})).status_code == 200
+
+
+async def test_the_dashboard_shows_psd2_payments_with_their_status_now() -> None:
+    from tests.op_helpers import app_for, http, pis_authorized, pis_headers, sepa_body
+
+    async with http(app_for("op-psd2")) as psd2:
+        tokens = await pis_authorized(psd2, sepa_body("12.50"), sepa_body("3.00", count=2))
+        first = tokens["payments"][0]["paymentId"]
+        await psd2.put(f"/payments-psd2/v1/sepa-payments/{first}/submissions/s1",
+                       headers=pis_headers(tokens["access_token"]))
+        html = await dashboard(psd2)
+    assert "PSD2 payments" in html and "Matti Meikäläinen" in html
+    assert "12.50 EUR" in html and "3.00 EUR \u00d7 2" in html
+    assert "<td>Debited</td>" in html and "<td>Authorized</td>" in html and "FI8659986920068681" in html
+
+
+async def test_the_dashboard_has_no_payments_section_without_payments(client: httpx.AsyncClient) -> None:
+    assert "PSD2 payments" not in await dashboard(client)

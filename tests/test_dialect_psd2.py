@@ -93,7 +93,7 @@ async def test_the_whole_ais_journey(client: httpx.AsyncClient) -> None:
     # 6. the account call
     response = await client.get(ACCOUNTS, headers=bearer(tokens["access_token"]))
     assert response.status_code == 200
-    assert response.json()["accounts"][0]["identifier"] == "FI4950009420028730"
+    assert [a["identifier"] for a in response.json()] == ["FI8659986920068681", "FI4950009420028730"]
     # 7. refresh
     response = await psd2_token(client, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     assert response.status_code == 200
@@ -105,10 +105,11 @@ async def test_the_whole_ais_journey(client: httpx.AsyncClient) -> None:
     assert response.status_code == 204
     read = await client.get(f"{INTENTS}/{intent_id}", headers=bearer(cc["access_token"]))
     assert read.json()["status"] == "Revoked"
-    # 9. its tokens are now refused everywhere
+    # 9. its tokens are now refused everywhere (the accounts API says why, as OP does)
     response = await client.get(ACCOUNTS, headers=bearer(refreshed["access_token"]))
-    assert response.status_code == 401
-    assert response.json()["type"] == "SECURITY"
+    assert response.status_code == 403
+    revoked = {"type": "SECURITY", "message": f"Authorization {intent_id} has been revoked"}
+    assert response.json()["errors"][0] == revoked
     introspected = await client.post("/introspect", data={"token": refreshed["access_token"]},
                                      auth=(TPP_ID, TPP_SECRET))
     assert introspected.json() == {"active": False}
@@ -341,12 +342,13 @@ async def test_an_unknown_intent_is_404(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404 and response.json()["type"] == "VALIDATION"
 
 
-async def test_ais_routes_answer_api_error_security_on_token_problems(client: httpx.AsyncClient) -> None:
+async def test_ais_routes_answer_the_gateways_fault_on_token_problems(client: httpx.AsyncClient) -> None:
     response = await client.get(ACCOUNTS, headers=tpp_headers())
     assert response.status_code == 401
-    assert response.json()["type"] == "SECURITY"
+    assert response.json()["fault"]["detail"]["errorcode"] == "oauth.v2.InvalidAccessToken"
     response = await client.get(ACCOUNTS, headers=bearer("not-a-token"))
-    assert response.status_code == 401 and response.json()["type"] == "SECURITY"
+    assert response.status_code == 401
+    assert response.json()["fault"]["detail"]["errorcode"] == "keymanagement.service.invalid_access_token"
 
 
 async def test_journal_names_the_intent_endpoint(client: httpx.AsyncClient) -> None:

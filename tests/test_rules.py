@@ -255,6 +255,9 @@ async def test_environment_variable_picks_the_default_scenario(monkeypatch: pyte
     {"match": {"endpoint": "token"}, "respond": {"headers": {"X-€": "1"}}},
     {"match": {"endpoint": "token"}, "respond": {"headers": {"Content-Length": "5"}}},
     {"match": {"endpoint": "token"}, "delay_ms": -1},
+    {"match": {"endpoint": "payments"}, "status": "Bogus"},
+    {"match": {"endpoint": "token"}, "status": "pending", "respond": {"status": 500}},
+    {"match": {"endpoint": "token"}, "status": ""},
 ])
 async def test_malformed_rule_is_422_and_changes_nothing(client: httpx.AsyncClient, rule: dict[str, Any]) -> None:
     response = await client.post("/_mock/rules", json=rule)
@@ -306,3 +309,10 @@ async def test_runtime_rules_are_bounded_and_used_up_ones_make_room(client: http
     assert (await token(client, grant_type="client_credentials")).status_code == 429  # the one-shot rule is used up
     again = await client.post("/_mock/rules", json={"match": {"endpoint": "token"}, "respond": {"status": 500}})
     assert again.status_code == 201
+
+
+async def test_status_action_is_the_tokens_status_at_a_token_endpoint(client: httpx.AsyncClient) -> None:
+    await add_rule(client, match={"endpoint": "token"}, status="pending", times=1)
+    body = (await token(client)).json()
+    assert body["status"] == "pending" and "refresh_token" not in body
+    assert (await token(client)).json()["status"] == "approved"

@@ -7,6 +7,9 @@ unknown scenario, a route naming a scope no client can get) are checked in ``Con
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -25,7 +28,7 @@ DialectName = Literal["rfc", "apigee", "psd2"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 EndpointName = Literal[
     "authorize", "token", "introspect", "revoke", "userinfo", "jwks", "discovery",
-    "resource", "intents", "register", "control", "logout", "device", "par",
+    "resource", "intents", "register", "control", "logout", "device", "par", "payments", "funds", "accounts",
 ]
 # RFC 6749 §2.3 / RFC 7591 §2 / OIDC Core §9: how a client authenticates at the token endpoint.
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt",
@@ -57,11 +60,124 @@ class ApigeeSettings(Model):
 PSD2_AUDIENCES = ("https://mtls-apis.psd2-sandbox.op.fi", "https://mtls.apis.op.fi")
 
 
+_AMOUNT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,2})?")
+IBAN_PATTERN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}")
+
+
+def check_amount(value: Any) -> str:
+    """A fixture amount: a decimal with at most two places, kept as its string (``12.5`` → ``"12.50"``)."""
+    text = str(value).strip() if isinstance(value, str | int | float | Decimal) and not isinstance(value, bool) \
+        else ""
+    if not _AMOUNT.fullmatch(text):
+        raise ValueError(f"{value!r} is not an amount with at most two decimals")
+    try:
+        return f"{Decimal(text):.2f}"
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+
+
+class Psd2Transaction(Model):
+    """One booked transaction of a fixture account (OP's AIS ``Transaction``)."""
+
+    date: dt.date
+    amount: str  # signed: negative for money out
+    name: str | None = None  # the other party: the recipient of a debit, the payer of a credit
+    message: str | None = None
+    reference: str | None = None
+    description: str | None = None  # OP's proprietaryTransactionDescription, e.g. "TILISIIRTO"
+    archive_id: str | None = None  # OP's archiveId; made up from the date and position when absent
+
+    _amount = field_validator("amount", mode="before")(check_amount)
+
+
+class Psd2CardTransaction(Model):
+    date: dt.date  # OP's postingDate
+    amount: str
+    description: str
+    currency: str = "EUR"
+
+    _amount = field_validator("amount", mode="before")(check_amount)
+
+
+class Psd2Card(Model):
+    """A payment card on an account (OP's AIS ``Card``): ``number`` is shown masked as given."""
+
+    id: str | None = None  # OP's cardId; derived from the number when absent
+    number: str
+    name: str = "Visa Debit"  # OP's productName
+    transactions: list[Psd2CardTransaction] = []
+
+
+class Psd2Account(Model):
+    """A PSU's account (DESIGN §8): AIS lists it, PIS debits it, CoF checks its balance."""
+
+    iban: str
+    name: str = "KÄYTTÖTILI"  # OP's productName
+    currency: str = "EUR"
+    balance: str  # the balance before any payment the mock executes
+    user: str | None = None  # the fixture user who holds it; none: every PSU
+    id: str | None = None  # OP's accountId; derived from the IBAN when absent
+    bic: str = "OKOYFIHH"  # OP's servicer
+    transactions: list[Psd2Transaction] = []
+    cards: list[Psd2Card] = []
+
+    _balance = field_validator("balance", mode="before")(check_amount)
+
+    @field_validator("iban", mode="before")
+    @classmethod
+    def _iban(cls, iban: Any) -> Any:
+        if isinstance(iban, str):
+            iban = iban.replace(" ", "").upper()
+            if not IBAN_PATTERN.fullmatch(iban) or not iban_checks(iban):
+                raise ValueError(f"{iban} is not an IBAN whose check digits hold (ISO 13616)")
+        return iban
+
+
+def iban_checks(iban: str) -> bool:
+    """ISO 13616 check digits: the IBAN, its first four characters moved to the end, is 1 mod 97."""
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+DEFAULT_RATES = {"USD": "1.08", "GBP": "0.85", "SEK": "11.50", "NOK": "11.70", "DKK": "7.46", "CHF": "0.95",
+                 "JPY": "160.00", "PLN": "4.30", "CAD": "1.47", "AUD": "1.65"}
+
+
 class Psd2Settings(Model):
-    """OP's PSD2 profile: which ``aud`` a request object may name (besides this issuer), intent lifetime."""
+    """OP's PSD2 profile: which ``aud`` a request object may name (besides this issuer), intent
+    lifetimes, and the PSUs' accounts that AIS reads, PIS debits and CoF checks (DESIGN §8)."""
 
     audiences: list[str] = list(PSD2_AUDIENCES)
     intent_ttl: int = Field(90 * 86400, gt=0)  # an AIS consent lasts at most 90 days (op-auth.md §2.4)
+    funds_intent_ttl: int = Field(366 * 86400, gt=0)  # a CoF authorization: a year at most (a leap one too)
+    payment_ttl: int = Field(3600, gt=0)  # how long a payment bundle waits for the PSU's authorization
+    exemption_limit: str = "30.00"  # EUR: the most one payment authorized by the exemption flow may move
+    recurring_interval: int = Field(30 * 86400, gt=0)  # seconds between the occurrences of a recurring payment
+    page_size: int = Field(10, ge=1, le=1000)  # transactions per page (continuationToken)
+    exchange_rates: dict[str, str] = dict(DEFAULT_RATES)  # units of a currency per EUR, for foreign payments
+    accounts: list[Psd2Account] = []
+
+    _limit = field_validator("exemption_limit", mode="before")(check_amount)
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _rates(cls, rates: dict[str, str]) -> dict[str, str]:
+        for code, rate in rates.items():
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+            try:
+                if Decimal(str(rate)) <= 0:
+                    raise ValueError
+            except (InvalidOperation, ValueError):
+                raise ValueError(f"the rate of {code} must be a positive decimal") from None
+        return {code: str(rate) for code, rate in rates.items()}
+
+    @model_validator(mode="after")
+    def _unique(self) -> Psd2Settings:
+        ibans = [a.iban for a in self.accounts]
+        if dup := sorted({i for i in ibans if ibans.count(i) > 1}):
+            raise ValueError(f"accounts: {dup[0]} is listed twice")
+        return self
 
 
 def check_origin(origin: str) -> str:
@@ -318,22 +434,36 @@ class TokenAction(Model):
     refresh_token: bool | None = None
 
 
+# What a rule's ``status`` may leave a payment submission in (op-auth.md §8, OP's PIS V2 table).
+SUBMISSION_STATUSES = ("SubmissionPending", "Accepted", "Debited")
+
+
 class Rule(Model):
     match: RuleMatch = RuleMatch()
     respond: RawResponse | None = None
     error: ErrorAction | None = None
     token: TokenAction | None = None
+    # the status the request leaves behind: a payment submission's (payments), or the token's
+    # ``status`` elsewhere (the same as ``token: {status: ...}``)
+    status: str | None = Field(None, min_length=1, max_length=64)
     delay_ms: int = Field(0, ge=0, le=600_000)
     times: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _one_action(self) -> Rule:
-        actions = [a for a in (self.respond, self.error, self.token) if a is not None]
+        actions = [a for a in (self.respond, self.error, self.token, self.status) if a is not None]
         if len(actions) > 1:
-            raise ValueError("a rule has one action: respond, error or token")
+            raise ValueError("a rule has one action: respond, error, token or status")
         if not actions and self.delay_ms == 0:
-            raise ValueError("a rule needs an action (respond, error or token) or a delay_ms")
+            raise ValueError("a rule needs an action (respond, error, token or status) or a delay_ms")
+        if self.status is not None and self.match.endpoint == "payments" and self.status not in SUBMISSION_STATUSES:
+            raise ValueError(f"status at payments is one of {', '.join(SUBMISSION_STATUSES)}")
         return self
+
+    @property
+    def override(self) -> TokenAction | None:
+        """The token action the handler acts with: ``token``, or ``status`` alone."""
+        return self.token if self.status is None else TokenAction(status=self.status)
 
 
 class ScenarioServer(Model):
@@ -384,6 +514,9 @@ class Config(Model):
             for scope in route.scopes:
                 if scope not in known:
                     problems.append(f"resources.{i}.scopes: no client can be granted scope {scope!r}")
+        for i, account in enumerate(self.server.psd2.accounts):
+            if account.user is not None and account.user not in self.users:
+                problems.append(f"server.psd2.accounts.{i}.user: unknown user {account.user!r}")
         seen: set[tuple[str, str]] = set()
         for i, route in enumerate(self.resources):
             for method in route.methods:

@@ -1,4 +1,5 @@
-"""The dashboard at /_mock/ui: active scenario, clock, live tokens, login sessions and the request journal.
+"""The dashboard at /_mock/ui: active scenario, clock, live tokens, login sessions, PSD2 payments and the
+request journal.
 
 Plain HTML forms, no JavaScript. Every action does what the matching control-API call does
 (``PUT /_mock/scenario``, ``POST /_mock/clock``, ``DELETE /_mock/tokens/live/{id}``,
@@ -32,6 +33,7 @@ from mock_op_auth.server import Server
 UI = "/_mock/ui"
 CSRF_COOKIE = "mock_op_auth_ui"
 JOURNAL_SHOWN = 200
+PAYMENTS_SHOWN = 50
 CLOCK_STEPS = ((60, "+1 minute"), (300, "+5 minutes"), (3600, "+1 hour"), (86400, "+1 day"))
 NOTICES = {
     "scenario": "Scenario changed.", "clock": "Clock moved.", "revoked": "Token revoked.",
@@ -59,6 +61,24 @@ def journal_view(server: Server) -> list[dict[str, Any]]:
     return [{**e, "when": fmt_time(e["time"]), "detail": json.dumps(
         {"params": e.get("params"), "headers": e.get("headers")}, indent=2, ensure_ascii=False)}
         for e in reversed(entries)]
+
+
+def payments_view(server: Server) -> list[dict[str, Any]]:
+    """The newest PSD2 payments (PIS) with their status now, as OP's API would answer it."""
+    shown = []
+    service = server.psd2.payments
+    for payment in server.store.recent_payments(PAYMENTS_SHOWN):
+        bundle = server.psd2.intents.current(payment.authorization_id)
+        if bundle is None:
+            continue
+        payee = payment.request.get("payee") or {}
+        amount = payment.request.get("amountEUR") or payment.request.get("amount") or ""
+        shown.append({"id": payment.id, "authorization_id": payment.authorization_id, "client_id": payment.client_id,
+                      "when": fmt_time(payment.created_at), "kind": "SEPA" if payment.kind == "sepa" else "foreign",
+                      "payee": payee.get("name", ""), "amount": f"{amount} {payment.currency}",
+                      "count": payment.count, "payer": payment.payer_iban or "",
+                      "status": service.status(payment, bundle)})
+    return shown
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -104,6 +124,7 @@ def build_router() -> APIRouter:
             journal=journal_view(server), journal_shown=JOURNAL_SHOWN, base=base_of(server),
             current=server.namespace, namespaces=[r.name for r in request.app.state.namespaces.records()],
             sessions=[{**s.model_dump(), "when": fmt_time(s.auth_time)} for s in session_list(server)],
+            payments=payments_view(server),
         )
         response.set_cookie(CSRF_COOKIE, token, path=base_of(server) + UI, httponly=True, samesite="strict")
         return response

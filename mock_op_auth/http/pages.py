@@ -29,6 +29,7 @@ SCOPE_TEXT: dict[str, str] = {
     "offline_access": "Stay connected when you are not using it",
     "accounts": "See your accounts, balances and transactions",
     "payments": "Make payments from your accounts",
+    "fundsconfirmations": "Check whether your account has enough funds",
     "funds-confirmations": "Check whether your account has enough funds",
     "cards": "See your cards and card transactions",
 }
@@ -53,6 +54,15 @@ class UserChoice:
     key: str
     name: str
     detail: str
+
+
+def headline(scope: tuple[str, ...]) -> str:
+    """What the client asks for, after its name (a PSD2 payment or funds check says so)."""
+    if "payments" in scope:
+        return "wants to make a payment from your account"
+    if "fundsconfirmations" in scope:
+        return "wants to check the funds of your account"
+    return "wants to access your account"
 
 
 def scope_lines(scope: tuple[str, ...]) -> list[ScopeLine]:
@@ -96,7 +106,7 @@ class Pages:
         client = config.clients.get(req.client_id)
         hint = req.user if req.user is not None else None
         return self.render(
-            "login.html", pending=pending, action=action, client_id=req.client_id,
+            "login.html", pending=pending, action=action, client_id=req.client_id, headline=headline(req.scope),
             client_name=(client.name if client and client.name else req.client_id),
             scopes=scope_lines(req.scope), users=user_choices(config, hint),
             subject_hint=req.subject if req.user is not None and req.user not in config.users else "",

@@ -69,7 +69,8 @@ class Handler(Protocol[T]):
     renders the answer in the handler's dialect (a coroutine when it must wait on the network,
     as logout does for its back-channel calls); ``on_error`` is the one place an error may
     change state (it sees the checked request when ``check`` got that far); ``render_error``
-    renders an error and changes nothing.
+    renders an error and changes nothing; ``finish`` sees every answer the handler made, its
+    errors too (a scenario's raw ``respond`` is sent as written): OP's PIS signs them there.
     """
 
     endpoint: str
@@ -80,6 +81,7 @@ class Handler(Protocol[T]):
             override: TokenAction | None) -> Response | Awaitable[Response]: ...
     def on_error(self, server: Server, checked: T | None, err: OAuthError) -> None: ...
     def render_error(self, err: OAuthError, issuer: str) -> Response: ...
+    def finish(self, server: Server, response: Response) -> Response: ...
 
 
 class BaseHandler(Generic[T]):
@@ -93,6 +95,9 @@ class BaseHandler(Generic[T]):
 
     def render_error(self, err: OAuthError, issuer: str) -> Response:
         return self.dialect.render_error(err)
+
+    def finish(self, server: Server, response: Response) -> Response:
+        return response
 
 
 def claimed_client_id(call: Call) -> str | None:
@@ -148,10 +153,10 @@ async def run(server: Server, request: Request, handler: Handler[Any]) -> Respon
             raise CustomOAuthError(rule.error.error, rule.error.error_description, rule.error.status,
                                    redirect=facts.redirect)
         else:
-            answer = handler.act(server, checked, env, rule.token if rule else None)
-            response = await answer if inspect.isawaitable(answer) else answer
+            answer = handler.act(server, checked, env, rule.override if rule else None)
+            response = handler.finish(server, await answer if inspect.isawaitable(answer) else answer)
     except OAuthError as err:
-        response = _error(server, handler, checked, err, issuer)
+        response = handler.finish(server, _error(server, handler, checked, err, issuer))
     except StoreUnavailableError as err:  # Redis gone, SQLite locked: a clear 503, nothing half-written
         log.warning("store unavailable at %s %s: %s", request.method, request.url.path, err)
         response = handler.render_error(TemporarilyUnavailableError("the state store is unavailable; retry"),

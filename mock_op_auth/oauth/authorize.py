@@ -67,6 +67,7 @@ class AuthorizeRequest:
     max_age: int | None = None
     request_uri: str | None = None  # the pushed request (RFC 9126) this came from; used up on answer
     dpop_jkt: str | None = None
+    response_type: str = "code"  # a profile's hybrid ``code id_token`` too (OP's PSD2)
 
 
 @dataclass(frozen=True)

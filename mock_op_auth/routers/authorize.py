@@ -77,6 +77,8 @@ class DecisionHandler(BaseHandler[Decision]):
             raise InvalidRequestError("the login form is posted as application/x-www-form-urlencoded")
         form = call.form_dict()
         pending = server.authorizer.pending(form.get("request_id"), form.get("csrf_token"))
+        if not self.answers(pending):
+            raise InvalidRequestError("this login request is answered on its own login page, not here")
         req = pending.request
         decision = form.get("decision")
         if decision == "deny":
@@ -85,6 +87,11 @@ class DecisionHandler(BaseHandler[Decision]):
             raise InvalidRequestError("decision must be approve or deny")
         approved = server.authorizer.approved(pending, form.get("user") or None, form.get("subject"), env)
         return Facts(req.client_id, None, req.scope, approved.user, req.redirect), Decision(pending, approved)
+
+    @staticmethod
+    def answers(pending: PendingRequest) -> bool:
+        """Whether this path answers ``pending``: a plain OAuth request, not a PSD2 one (an intent's)."""
+        return "authorizationId" not in pending.request.extra_claims
 
     def act(self, server: Server, checked: Decision, env: Env, override: TokenAction | None) -> Response:
         return redirect_back(server.authorizer.finish(checked.pending, checked.approved, env, override), env)

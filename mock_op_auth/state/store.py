@@ -1,7 +1,8 @@
 """State of issued artefacts: authorization codes, grants (refresh families), access and
 refresh tokens, login requests waiting on the login page, login sessions, used client-assertion
 ids, device codes (RFC 8628), pushed authorization requests (RFC 9126), markers (DPoP proof and
-assertion ``jti`` values seen once, DPoP nonces handed out), PSD2 intents and registered clients.
+assertion ``jti`` values seen once, DPoP nonces handed out), PSD2 intents, payments, idempotency
+keys, account ledgers and registered clients.
 
 ``Store`` is the interface. Every record is a frozen dataclass of one *kind* (``KINDS``: its
 class, key, expiry and the grant it belongs to), so a backend implements a few generic,
@@ -173,14 +174,18 @@ class Marker:
 
 # --- PSD2 state: intents (AIS consents) and clients registered at runtime (op-auth.md §4.1, §4.3) ---
 
-IntentStatus = Literal["Unauthorized", "Authorized", "Rejected", "Revoked", "Expired"]
+IntentStatus = Literal["Unauthorized", "Authorizing", "Authorized", "Rejected", "Revoked", "Expired"]
+IntentKind = Literal["accounts", "payments", "fundsconfirmations"]  # the API (and scope) an intent belongs to
 INTENT_RETENTION = 30 * 86400  # an expired intent still answers GET (status Expired) for this long
 MAX_REGISTERED_CLIENTS = 10_000
 
 
 @dataclass(frozen=True)
 class Intent:
-    """A PSD2 authorization (``authorizationId``): what the PSU approves and what revokes its tokens."""
+    """A PSD2 authorization (``authorizationId``): what the PSU approves and what revokes its tokens.
+
+    ``kind`` says which API it belongs to: an AIS consent, a PIS bundle (its payments in
+    ``payment_ids``) or a CoF authorization (for ``iban``)."""
 
     id: str
     client_id: str
@@ -192,8 +197,74 @@ class Intent:
     transaction_from: str | None = None
     transaction_to: str | None = None
     subject: str | None = None
-    user: str | None = None  # the fixture user who authorized it
+    user: str | None = None  # the fixture user who authorized it (a PIS bundle: who created it, if a PSU)
     grant_ids: tuple[str, ...] = ()  # grants issued on this intent: revoking it revokes them
+    kind: IntentKind = "accounts"
+    iban: str | None = None  # CoF: the account whose funds are confirmed
+    payment_ids: tuple[str, ...] = ()  # PIS: the payments of the bundle, oldest first
+    acr: str | None = None  # how the PSU authorized it (SCA, or the exemption's ``ca``)
+
+
+PaymentState = Literal["Revoked", "Cancelled", "SubmissionPending", "Accepted", "Debited"]
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A PIS payment (SEPA or foreign). Until it has a ``state`` of its own, its status is its
+    bundle's (Unauthorized, Authorizing, Authorized, Rejected, Expired, Revoked); once submitted,
+    ``due`` holds the times its occurrences are debited (the mock clock moves it to Debited)."""
+
+    id: str
+    authorization_id: str
+    client_id: str
+    kind: Literal["sepa", "foreign"]
+    request: dict[str, Any]  # the body as created, without authorizationId
+    amount_cents: int  # in ``currency``
+    currency: str
+    created_at: float
+    expires_at: float  # kept until then (retention), whatever its status
+    state: PaymentState | None = None
+    modified_at: float | None = None
+    payer_iban: str | None = None
+    count: int = 1
+    execution_date: str | None = None  # YYYY-MM-DD: a scheduled payment
+    submission_id: str | None = None
+    submitted_at: float | None = None
+    archive_id: str | None = None
+    due: tuple[float, ...] = ()  # when each occurrence is (or was) debited
+    debit_cents: int = 0  # per occurrence, in the payer account's currency
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A create request's ``x-idempotency-key``: the same key and body answer the same payment."""
+
+    key: str  # client_id + "\n" + the header
+    digest: str  # SHA-256 of the canonical JSON body
+    payment_id: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Debits the mock made to one fixture account (by IBAN), oldest first: its balance now is the
+    fixture balance less those due by the mock clock. ``carried_cents`` sums entries dropped past
+    ``MAX_LEDGER_ENTRIES``."""
+
+    iban: str
+    entries: tuple[dict[str, Any], ...] = ()  # {payment_id, due, cents, name, message, archive_id}
+    carried_cents: int = 0
+
+
+MAX_LEDGER_ENTRIES = 5000
+
+
+@dataclass(frozen=True)
+class NamedKey:
+    """A private key (PKCS#8 PEM) a server keeps by name beside its token keys (PSD2's PIS key)."""
+
+    name: str
+    pem: str
 
 
 @dataclass(frozen=True)
@@ -267,6 +338,10 @@ KINDS: dict[str, Kind] = {
     "marker": Kind(Marker, attrgetter("key"), attrgetter("expires_at"), limit=MAX_MARKERS),
     "intent": Kind(Intent, attrgetter("id"), lambda i: i.expires_at + INTENT_RETENTION),
     "client": Kind(RegisteredClient, attrgetter("client_id"), lambda c: NEVER, limit=MAX_REGISTERED_CLIENTS),
+    "payment": Kind(Payment, attrgetter("id"), attrgetter("expires_at")),
+    "idempotency": Kind(IdempotencyKey, attrgetter("key"), attrgetter("expires_at")),
+    "ledger": Kind(Ledger, attrgetter("iban"), lambda ledger: NEVER),  # one per fixture account
+    "named_key": Kind(NamedKey, attrgetter("name"), lambda key: NEVER),
 }
 RECORDS: dict[str, type[Any]] = {name: kind.cls for name, kind in KINDS.items()}
 _TUPLE_FIELDS = {name: frozenset(f.name for f in dataclasses.fields(kind.cls) if str(f.type).startswith("tuple"))
@@ -348,6 +423,14 @@ class Store(Protocol):
     def link_grant(self, intent_id: str, grant_id: str) -> Intent | None: ...
     def put_registered_client(self, client: RegisteredClient) -> None: ...
     def registered_clients(self) -> list[RegisteredClient]: ...
+    def put_payment(self, payment: Payment) -> None: ...
+    def get_payment(self, payment_id: str) -> Payment | None: ...
+    def recent_payments(self, limit: int) -> list[Payment]: ...  # newest first
+    def put_idempotency(self, record: IdempotencyKey) -> None: ...
+    def get_idempotency(self, key: str) -> IdempotencyKey | None: ...
+    def put_ledger(self, ledger: Ledger) -> None: ...
+    def get_ledger(self, iban: str) -> Ledger | None: ...
+    def named_key(self, name: str, make: Callable[[], str]) -> str: ...  # its PEM, made by ``make`` once
     def sizes(self) -> dict[str, int]: ...
 
 
@@ -520,6 +603,33 @@ class RecordStore:
 
     def registered_clients(self) -> list[RegisteredClient]:
         return sorted(self.values("client"), key=lambda c: c.issued_at)
+
+    def put_payment(self, payment: Payment) -> None:
+        self.put("payment", payment)
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        return self.get("payment", payment_id)
+
+    def recent_payments(self, limit: int) -> list[Payment]:
+        return sorted(self.values("payment"), key=lambda p: p.created_at, reverse=True)[:limit]
+
+    def put_idempotency(self, record: IdempotencyKey) -> None:
+        self.put("idempotency", record)
+
+    def get_idempotency(self, key: str) -> IdempotencyKey | None:
+        record = self.get("idempotency", key)
+        return record if record is None or record.expires_at > self._clock.now() else None
+
+    def put_ledger(self, ledger: Ledger) -> None:
+        self.put("ledger", ledger)
+
+    def get_ledger(self, iban: str) -> Ledger | None:
+        return self.get("ledger", iban)
+
+    def named_key(self, name: str, make: Callable[[], str]) -> str:
+        """The PEM kept under ``name``; the first caller's ``make()`` wins (atomic)."""
+        _, after = self.update("named_key", name, lambda key: key if key is not None else NamedKey(name, make()))
+        return str(after.pem)
 
     def sizes(self) -> dict[str, int]:
         raise NotImplementedError

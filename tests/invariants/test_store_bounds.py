@@ -68,3 +68,32 @@ def test_device_codes_are_bounded() -> None:
         store.put_device(DeviceCode(f"d{i}", f"U{i}", "c", (), clock.now() + 600, 5))
     assert len(store._tables["device"]) == MAX_DEVICE_CODES and len(store._tables["user_code"]) == MAX_DEVICE_CODES
     assert store.get_device("d0") is None and store.find_device(f"U{MAX_DEVICE_CODES + 9}") is not None
+def test_an_account_ledger_stays_bounded_and_keeps_the_balance() -> None:
+    from mock_op_auth.config.schema import Psd2Account
+    from mock_op_auth.op.psd2.accounts import AccountService
+    from mock_op_auth.state.store import MAX_LEDGER_ENTRIES
+
+    clock = Clock()
+    store = MemoryStore(clock)
+    accounts = AccountService(store, clock)
+    account = Psd2Account(iban="FI8659986920068681", balance="100000.00")
+    for i in range(MAX_LEDGER_ENTRIES + 50):
+        accounts.debit(account, [{"payment_id": f"p{i}", "due": clock.now() - 1, "cents": 1, "archive_id": str(i)}])
+    ledger = store.get_ledger(account.iban)
+    assert ledger is not None and len(ledger.entries) == MAX_LEDGER_ENTRIES and ledger.carried_cents == 50
+    assert accounts.balance(account) == 10_000_000 - MAX_LEDGER_ENTRIES - 50
+
+
+def test_payments_and_idempotency_keys_are_bounded_and_expire() -> None:
+    from mock_op_auth.state.store import IdempotencyKey, Payment
+
+    clock = Clock()
+    store = MemoryStore(clock, limit=100)
+    for i in range(500):
+        store.put_payment(Payment(id=f"p{i}", authorization_id="a", client_id="c", kind="sepa", request={},
+                                  amount_cents=1, currency="EUR", created_at=clock.now(), expires_at=clock.now() + 60))
+        store.put_idempotency(IdempotencyKey(f"c\nk{i}", "d", f"p{i}", clock.now() + 60))
+    assert store.get_payment("p399") is None and store.get_payment("p499") is not None
+    assert len(store.recent_payments(1000)) == 100
+    clock.advance(61)
+    assert store.get_idempotency("c\nk499") is None

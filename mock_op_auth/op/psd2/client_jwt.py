@@ -25,8 +25,9 @@ def audiences(env: Env) -> frozenset[str]:
 
 
 def check_client_jwt(claims: Mapping[str, Any], client_id: str, env: Env, now: float,
-                     error: type[OAuthError] = InvalidRequestObjectError) -> None:
-    """``iss``/``client_id``, ``aud`` and ``exp`` of a JWT the client signed (request object, assertion)."""
+                     error: type[OAuthError] = InvalidRequestObjectError, require_exp: bool = True) -> None:
+    """``iss``/``client_id``, ``aud`` and ``exp`` of a JWT the client signed (request object, assertion).
+    ``require_exp=False``: an ``exp`` is checked when present (OP's exemption assertions carry none)."""
     if claims.get("iss") != client_id:
         raise error("iss must be the client_id")
     if claims.get("client_id", client_id) != client_id:
@@ -36,10 +37,11 @@ def check_client_jwt(claims: Mapping[str, Any], client_id: str, env: Env, now: f
     if not any(isinstance(a, str) and a.rstrip("/") in audiences(env) for a in named):
         raise error("aud names neither this issuer nor OP's PSD2 host")
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
-        raise error("exp is required")
-    if exp <= now:
-        raise error("the JWT has expired")
+    if exp is not None or require_exp:
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise error("exp is required" if exp is None else "exp must be a number")
+        if exp <= now:
+            raise error("the JWT has expired")
     nbf = claims.get("nbf")
     if isinstance(nbf, int | float) and nbf > now:
         raise error("the JWT is not valid yet")

@@ -1,7 +1,8 @@
-"""PSD2 intents (op-auth.md §4.3): AIS ``authorizations`` that a PSU approves, and whose
-revocation revokes every grant issued on them, so their tokens die at the resource stub,
-introspection and refresh alike. Statuses: Unauthorized → Authorized | Rejected, then Revoked,
-or Expired by the mock clock."""
+"""PSD2 intents (op-auth.md §4.3, §8): the ``authorizations`` a PSU approves, and whose revocation
+revokes every grant issued on them, so their tokens die at the resource stub, introspection and
+refresh alike. Three kinds share them: AIS consents, PIS payment bundles (``payments.py``) and CoF
+authorizations. Statuses: Unauthorized → (Authorizing →) Authorized | Rejected, then Revoked, or
+Expired by the mock clock."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from typing import Any
 
 from mock_op_auth.config.schema import Psd2Settings
 from mock_op_auth.errors import InvalidRequestError, NotFoundError
+from mock_op_auth.op.psd2.money import check_iban
 from mock_op_auth.state.clock import Clock
-from mock_op_auth.state.store import Intent, Store
+from mock_op_auth.state.store import Intent, IntentKind, Store
 
 INTENT_FIELDS = frozenset({"expires", "transactionFrom", "transactionTo"})
+FUNDS_INTENT_FIELDS = frozenset({"expires", "iban"})
+LIVE = ("Unauthorized", "Authorizing", "Authorized")  # statuses the clock can expire
 
 
 def iso(epoch: float) -> str:
@@ -45,16 +49,35 @@ class IntentService:
     def current(self, intent_id: str) -> Intent | None:
         """The intent as it stands by the mock clock: a live one past ``expires`` is ``Expired``."""
         intent = self.store.get_intent(intent_id)
-        if intent is not None and intent.status in ("Unauthorized", "Authorized") \
-                and intent.expires_at <= self.clock.now():
+        if intent is not None and intent.status in LIVE and intent.expires_at <= self.clock.now():
             return replace(intent, status="Expired")
         return intent
 
-    def get(self, intent_id: str, client_id: str) -> Intent:
+    def get(self, intent_id: str, client_id: str, kind: IntentKind = "accounts") -> Intent:
+        """A ``kind`` intent of ``client_id`` as it stands; 404 for any other (another API's, another client's)."""
         intent = self.current(intent_id)
-        if intent is None or intent.client_id != client_id:
+        if intent is None or intent.client_id != client_id or intent.kind != kind:
             raise NotFoundError(f"no authorization {intent_id[:64]}")
         return intent
+
+    def new_funds(self, client_id: str, body: Any, settings: Psd2Settings) -> Intent:
+        """Check a CoF POST /authorizations body (``{iban?, expires?}``) and build the intent."""
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise InvalidRequestError("the body must be a JSON object")
+        if unknown := sorted(set(body) - FUNDS_INTENT_FIELDS):
+            raise InvalidRequestError(f"unknown fields: {', '.join(unknown)}")
+        now = self.clock.now()
+        ttl = settings.funds_intent_ttl
+        expires = parse_time(body["expires"], "expires") if "expires" in body else now + ttl
+        if expires <= now:
+            raise InvalidRequestError("expires is in the past")
+        if expires > now + ttl:
+            raise InvalidRequestError(f"expires is more than {ttl // 86400} days ahead")
+        iban = check_iban(body["iban"], "iban") if body.get("iban") is not None else None
+        return Intent(id=str(uuid.uuid4()), client_id=client_id, status="Unauthorized", created_at=now,
+                      expires_at=expires, kind="fundsconfirmations", iban=iban)
 
     def new(self, client_id: str, body: Any, settings: Psd2Settings) -> Intent:
         """Check a POST /authorizations body and build the intent (stored by ``put``)."""
@@ -107,5 +130,7 @@ def intent_body(intent: Intent) -> dict[str, Any]:
         body["transactionFrom"] = intent.transaction_from
     if intent.transaction_to is not None:
         body["transactionTo"] = intent.transaction_to
+    if intent.iban is not None:
+        body["iban"] = intent.iban
     body["status"] = intent.status
     return body

@@ -1,8 +1,8 @@
 """OP's PSD2 token endpoint rules (op-auth.md §4.2), around the shared grants at POST /oauth/token:
 the client's ``x-api-key``, ``client_secret_post`` (or a client assertion, as FAPI clients send),
-client credentials for ``accounts`` or ``payments`` alone, codes and refresh tokens honoured only
-while their intent is ``Authorized``, and every grant issued on an intent linked to it (so revoking
-the intent revokes the grant)."""
+client credentials for ``accounts``, ``payments`` or ``fundsconfirmations`` alone, codes and refresh
+tokens honoured only while their intent is ``Authorized``, and every grant issued on an intent
+linked to it (so revoking the intent revokes the grant)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mock_op_auth.oauth.request import Call
 from mock_op_auth.op.api_key import check_api_key, given_api_key
 from mock_op_auth.op.psd2.intents import IntentService
 
-CLIENT_CREDENTIALS_SCOPES = ("accounts", "payments")
+CLIENT_CREDENTIALS_SCOPES = ("accounts", "payments", "fundsconfirmations")
 INTENT_BOUND_GRANTS = ("authorization_code", "refresh_token")
 BODY_METHODS = ("client_secret_post", "private_key_jwt", "client_secret_jwt")  # OP's form body; FAPI's assertions
 
@@ -35,7 +35,7 @@ class Psd2TokenRules:
         check_api_key(api_key, req.client.client, "x-api-key does not match the client's API key")
         if req.grant_type == "client_credentials" and (
                 len(req.scope) != 1 or req.scope[0] not in CLIENT_CREDENTIALS_SCOPES):
-            raise InvalidScopeError("client credentials take scope accounts or payments")
+            raise InvalidScopeError("client credentials take scope accounts, payments or fundsconfirmations")
         bound = req.code or req.grant
         intent_id = bound.extra_claims.get("authorizationId") if bound is not None else None
         if intent_id and req.grant_type in INTENT_BOUND_GRANTS:
