@@ -11,13 +11,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from mock_op_auth.oauth.logout import LogoutNotice
 from mock_op_auth.oauth.request import FORM_TYPE
 from mock_op_auth.server import Server
 from mock_op_auth.state.journal import MASK
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("mock_op_auth")
 ANSWER_SHOWN = 500  # characters of a receiver's answer kept in the journal
@@ -27,6 +29,8 @@ async def deliver(server: Server, notices: Sequence[LogoutNotice], timeout: floa
     """POST every notice concurrently; record each outcome; return within ``timeout`` seconds."""
     if not notices:
         return
+    import httpx  # here, not at the top: most servers never send a logout token (~50 ms of start-up)
+
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
         tasks = [asyncio.create_task(_post(client, notice)) for notice in notices]
         started = time.perf_counter()
@@ -43,6 +47,8 @@ async def deliver(server: Server, notices: Sequence[LogoutNotice], timeout: floa
 
 
 async def _post(client: httpx.AsyncClient, notice: LogoutNotice) -> tuple[int | None, str, float]:
+    import httpx
+
     started = time.perf_counter()
     try:
         response = await client.post(notice.uri, data={"logout_token": notice.logout_token},
