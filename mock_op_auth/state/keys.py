@@ -381,6 +381,16 @@ def verify_with_jwk(token: str, public_jwk: Mapping[str, Any], alg: str) -> dict
         raise InvalidTokenError("malformed") from None
 
 
+def _candidate_keys(jwks: Mapping[str, Any], header: Mapping[str, Any], alg: str) -> list[dict[str, Any]]:
+    """The keys of ``jwks`` that may have made a JWS with ``header``: its ``kid`` (when it names one)
+    and no other ``alg``; ``unknown_kid`` when no key has that kid."""
+    named = [k for k in jwks.get("keys", []) if isinstance(k, dict)
+             and (header.get("kid") is None or k.get("kid") == header.get("kid"))]
+    if not named:
+        raise InvalidTokenError("unknown_kid")
+    return [k for k in named if k.get("alg") in (None, alg)]
+
+
 def verify_with_jwks(token: str, jwks: Mapping[str, Any], algorithms: tuple[str, ...] = SUPPORTED_ALGS
                      ) -> dict[str, Any]:
     """Verify a JWT a client signed (a PSD2 request object) against the client's registered JWKS."""
@@ -388,13 +398,7 @@ def verify_with_jwks(token: str, jwks: Mapping[str, Any], algorithms: tuple[str,
     alg = header.get("alg")
     if alg not in algorithms:
         raise InvalidTokenError("bad_algorithm")
-    candidates = [k for k in jwks.get("keys", []) if isinstance(k, dict)
-                  and (header.get("kid") is None or k.get("kid") == header.get("kid"))]
-    if not candidates:
-        raise InvalidTokenError("unknown_kid")
-    for candidate in candidates:
-        if candidate.get("alg") not in (None, alg):
-            continue
+    for candidate in _candidate_keys(jwks, header, alg):
         try:
             key = jwk.construct(candidate, alg)
             return _payload(jws.verify(token, key, algorithms=[alg]))
@@ -459,13 +463,7 @@ def verify_detached(signature: str, payload: bytes, jwks: Mapping[str, Any],
         raw_signature = _unb64(parts[2])
     except ValueError:
         raise InvalidTokenError("malformed") from None
-    candidates = [k for k in jwks.get("keys", []) if isinstance(k, dict)
-                  and (header.get("kid") is None or k.get("kid") == header.get("kid"))]
-    if not candidates:
-        raise InvalidTokenError("unknown_kid")
-    for candidate in candidates:
-        if candidate.get("alg") not in (None, alg):
-            continue
+    for candidate in _candidate_keys(jwks, header, alg):
         try:
             if jwk.construct(candidate, alg).verify(signing_input, raw_signature):
                 return header
