@@ -152,6 +152,10 @@ class Server:
         if self.shared:
             self.sync()
 
+    def local_path(self, path: str) -> str:
+        """``path`` as a browser reaches it on this server: under ``/ns/{name}`` for a namespace."""
+        return f"/ns/{self.namespace}{path}" if self.namespace else path
+
     def named_key(self, name: str, alg: str) -> SigningKey:
         """A signing key of this server's own besides the token keys (PSD2's PIS response key),
         made once and kept in the store, so --state keeps it and processes on one store share it."""

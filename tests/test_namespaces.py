@@ -225,3 +225,16 @@ def test_the_plugin_reads_the_url_from_the_environment(tmp_path: Path) -> None:
         assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
     finally:
         stop(server)
+
+
+async def test_a_namespaces_pages_post_back_to_the_namespace(client: httpx.AsyncClient) -> None:
+    """The login page (prompt=login) and the device page are answered at the namespace's own paths."""
+    await new(client, name="pages")
+    login = await client.get("/ns/pages/authorize", params={
+        "client_id": "demo-client", "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid",
+        "prompt": "login"})
+    assert login.status_code == 200 and 'action="/ns/pages/authorize/decision"' in login.text
+    device = await client.get("/ns/pages/device")
+    assert device.status_code == 200 and 'action="/ns/pages/device"' in device.text
+    root = await client.get("/device")
+    assert 'action="/device"' in root.text

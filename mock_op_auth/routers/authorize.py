@@ -48,8 +48,7 @@ class AuthorizeHandler(BaseHandler[AuthorizeRequest]):
     def act(self, server: Server, checked: AuthorizeRequest, env: Env, override: TokenAction | None) -> Response:
         server.authorizer.use_pushed(checked)
         if server.authorizer.shows_page(checked, env):
-            action = f"/ns/{server.namespace}{DECISION_PATH}" if server.namespace else DECISION_PATH
-            return self.pages.login(server.authorizer.begin(checked), env.config, action)
+            return self.pages.login(server.authorizer.begin(checked), env.config, server.local_path(DECISION_PATH))
         return redirect_back(server.authorizer.act(checked, env, override), env)
 
     def render_error(self, err: OAuthError, issuer: str) -> Response:

@@ -91,12 +91,12 @@ class DevicePageHandler(BaseHandler[DevicePage]):
     def act(self, server: Server, checked: DevicePage, env: Env, override: TokenAction | None) -> Response:
         if checked.kind == "entry":
             refusal = checked.refusal
-            return self.pages.device_entry(VERIFICATION_PATH, checked.typed, refusal.message if refusal else None,
-                                           refusal.status if refusal else 200)
+            return self.pages.device_entry(server.local_path(VERIFICATION_PATH), checked.typed,
+                                           refusal.message if refusal else None, refusal.status if refusal else 200)
         assert checked.device is not None
         if checked.kind == "consent":
             login = server.device.begin_page(checked.device)
-            return self.pages.device_consent(login, checked.device, env.config, VERIFICATION_PATH)
+            return self.pages.device_consent(login, checked.device, env.config, server.local_path(VERIFICATION_PATH))
         assert checked.login is not None
         decided = server.device.finish_page(checked.login, checked.approve, checked.user, env)
         client = env.config.clients.get(decided.client_id)

@@ -50,8 +50,7 @@ class Psd2AuthorizeHandler(BaseHandler[Psd2AuthorizeRequest]):
     def act(self, server: Server, checked: Psd2AuthorizeRequest, env: Env, override: TokenAction | None) -> Response:
         authorizer = server.psd2.authorizer
         if authorizer.needs_page(checked, env):
-            action = f"/ns/{server.namespace}{PSD2_DECISION_PATH}" if server.namespace else PSD2_DECISION_PATH
-            return self.pages.login(authorizer.begin(checked, env), env.config, action)
+            return self.pages.login(authorizer.begin(checked, env), env.config, server.local_path(PSD2_DECISION_PATH))
         return redirect_back(authorizer.act(checked, env, override), env)
 
     def on_error(self, server: Server, checked: Psd2AuthorizeRequest | None, err: OAuthError) -> None:
