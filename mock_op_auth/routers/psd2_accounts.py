@@ -76,11 +76,16 @@ class AccountsHandler(BusinessHandler):
         if self.action == "one":
             return json_response(accounts.account_body(account, env.config), headers=NO_STORE)
         rows = accounts.transactions(account, (intent.transaction_from, intent.transaction_to))
-        page = page_of(rows, token, env.server_config.psd2.page_size)
-        body: dict[str, Any] = {"transactions": page.items}
-        if page.continuation:
-            body["continuationToken"] = page.continuation
-        return json_response(body, headers=NO_STORE)
+        return transactions_page(rows, token, env.server_config.psd2.page_size)
+
+
+def transactions_page(rows: list[dict[str, Any]], token: str, size: int) -> Response:
+    """One page of an account's or card's transactions, with the token for the next one (OP's AIS paging)."""
+    page = page_of(rows, token, size)
+    body: dict[str, Any] = {"transactions": page.items}
+    if page.continuation:
+        body["continuationToken"] = page.continuation
+    return json_response(body, headers=NO_STORE)
 
 
 class CardsHandler(BusinessHandler):
@@ -105,11 +110,7 @@ class CardsHandler(BusinessHandler):
         if card is None:
             held = accounts.accounts_for(env.server_config.psd2, intent.user)
             return json_response([accounts.card_body(c) for a in held for c in a.cards], headers=NO_STORE)
-        page = page_of(accounts.card_transactions(card), token, env.server_config.psd2.page_size)
-        body: dict[str, Any] = {"transactions": page.items}
-        if page.continuation:
-            body["continuationToken"] = page.continuation
-        return json_response(body, headers=NO_STORE)
+        return transactions_page(accounts.card_transactions(card), token, env.server_config.psd2.page_size)
 
 
 class FundsConfirmationHandler(BusinessHandler):
