@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -212,20 +213,43 @@ def protocol_routes() -> tuple[Endpoint, ...]:
 
 
 def _mount(app: FastAPI, endpoint: Endpoint) -> None:
-    """Add one protocol route straight to the app: the Server is reached by a plain call."""
+    """Add one protocol route straight to the app, as a plain Starlette route: its handler reads the
+    request itself, so FastAPI's per-request dependency solving and response handling would be pure
+    cost (a tenth of a token request, docs/performance.md). ``openapi_paths`` documents it."""
     handler = endpoint.handler
 
     async def answer(request: Request) -> Response:
         return await run(server_of(request), request, handler)
 
-    answer.__name__ = endpoint.name
-    params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-              for name in Route(endpoint.path, answer).param_convertors]
-    app.add_api_route(endpoint.path, answer, methods=list(endpoint.methods), summary=endpoint.summary,
-                      tags=[endpoint.tag], response_model=None, response_class=Response,
-                      responses=endpoint.responses or {200: {"description": "Successful Response",
-                                                             "content": {"application/json": {"schema": {}}}}},
-                      openapi_extra={"parameters": params} if params else None)
+    route = Route(endpoint.path, answer, methods=list(endpoint.methods), name=endpoint.name)
+    route.methods.discard("HEAD")  # Starlette adds HEAD to GET routes; these paths answer only what they declare
+    app.router.routes.append(route)
+
+
+DEFAULT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Successful Response", "content": {"application/json": {"schema": {}}}}}
+
+
+def openapi_paths(endpoints: tuple[Endpoint, ...]) -> dict[str, dict[str, Any]]:
+    """The OpenAPI path items of the protocol routes (FastAPI documents only its own routes)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        responses = {str(status): answer for status, answer in (endpoint.responses or DEFAULT_RESPONSES).items()}
+        responses.setdefault("200", {"description": "Successful Response"})
+        params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                  for name in Route(endpoint.path, _no_endpoint).param_convertors]
+        for method in endpoint.methods:
+            operation: dict[str, Any] = {
+                "tags": [endpoint.tag], "summary": endpoint.summary, "responses": responses,
+                "operationId": re.sub(r"\W", "_", endpoint.name + endpoint.path) + "_" + method.lower()}
+            if params:
+                operation["parameters"] = params
+            paths.setdefault(endpoint.path, {})[method.lower()] = operation
+    return paths
+
+
+async def _no_endpoint(request: Request) -> Response:  # pragma: no cover - only its path is parsed
+    raise NotImplementedError
 
 
 def create_app(config: Config | None = None, settings: Settings | None = None, *,
@@ -241,7 +265,8 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                   lifespan=watch.lifespan(server, settings))
     app.state.server = server
     app.state.namespaces = namespaces = Namespaces(server)
-    for endpoint in protocol_routes():
+    endpoints = protocol_routes()
+    for endpoint in endpoints:
         _mount(app, endpoint)
     app.include_router(api.build_router())
     app.include_router(dashboard.build_router())
@@ -252,6 +277,17 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
     app.add_middleware(ControlBodyLimit)
     app.add_middleware(CorsEdge, server=server)  # refusals of the body limit get CORS headers too
     app.add_middleware(ServerSelect, root=server, namespaces=namespaces)  # outermost: picks the namespace first
+
+    documented = openapi_paths(endpoints)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document of its own routes (the control API), the protocol routes in front."""
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema["paths"] = {**documented, **schema["paths"]}
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

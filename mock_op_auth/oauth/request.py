@@ -110,10 +110,13 @@ def decode_basic(auth: str | None) -> BasicCredentials | InvalidRequestError | N
 
 
 def _single(pairs: tuple[tuple[str, str], ...], name: str) -> str | None:
-    values = [v for k, v in pairs if k == name]
-    if len(values) > 1:
-        raise InvalidRequestError(f"parameter {name} is repeated")
-    return values[0] if values else None
+    found = None
+    for key, value in pairs:
+        if key == name:
+            if found is not None:
+                raise InvalidRequestError(f"parameter {name} is repeated")
+            found = value
+    return found
 
 
 def _unique(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:

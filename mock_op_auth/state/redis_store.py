@@ -120,6 +120,31 @@ class RedisStore(RecordStore):
         except (redis.ConnectionError, redis.TimeoutError) as err:
             raise StoreUnavailableError(f"Redis is unavailable: {err}") from None
 
+    def _command(self, *args: Any) -> Any:
+        """One command of the request path on the single connection, sent and read directly:
+        redis-py's own path wraps each call in a retry closure, timing and response callbacks, a
+        quarter of a command's CPU (docs/performance.md). Same failure semantics: one retry on a
+        fresh connection (the client's ``Retry(NoBackoff(), 1)``), then ``StoreUnavailableError``."""
+        conn = self._r.connection
+        with self._r.single_connection_lock:
+            for attempt in (1, 2):
+                try:
+                    conn.send_command(*args)
+                    return conn.read_response()
+                except (redis.ConnectionError, redis.TimeoutError) as err:
+                    conn.disconnect()
+                    if attempt == 2:
+                        raise StoreUnavailableError(f"Redis is unavailable: {err}") from None
+        raise AssertionError("unreachable")
+
+    def _script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """``EVALSHA`` through ``_command``; a Redis that lost its scripts (a restart) is given them again."""
+        try:
+            return self._command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self._call(self._r.script_load, script.script)
+            return self._command("EVALSHA", script.sha, len(keys), *keys, *args)
+
     def _pxat(self, expires_at: float) -> int | None:
         """The wall-clock millisecond Redis may drop a record expiring at ``expires_at`` (mock clock)."""
         if expires_at >= NEVER:
@@ -158,16 +183,16 @@ class RedisStore(RecordStore):
         key, expires = spec.key(record), spec.expires(record)
         pxat = self._pxat(expires)
         grant_id = spec.grant(record) if kind == "access" else None
-        self._call(self._put, keys=[self._kinds[kind] + key, f"{self._n}i/{kind}", self._control],
-                   args=[encode(record), "" if pxat is None else pxat, key, min(expires, NEVER),
-                         f"{self._n}g/{grant_id}" if grant_id else "", "1" if kind == "client" else "0"])
+        self._script(self._put, keys=[self._kinds[kind] + key, f"{self._n}i/{kind}", self._control],
+                     args=[encode(record), "" if pxat is None else pxat, key, min(expires, NEVER),
+                           f"{self._n}g/{grant_id}" if grant_id else "", "1" if kind == "client" else "0"])
         self._writes += 1
         if self._writes >= 1024:
             self._writes = 0
             self.purge()
 
     def get(self, kind: str, key: str) -> Any:
-        return self._decode(kind, self._call(self._r.get, self._kinds[kind] + key))
+        return self._decode(kind, self._command("GET", self._kinds[kind] + key))
 
     def take(self, kind: str, key: str) -> Any:
         pipe = self._r.pipeline(transaction=True)
@@ -253,8 +278,8 @@ class RedisStore(RecordStore):
 
     # -- shared control state -------------------------------------------------------------------
     def control(self) -> Control:
-        offset, active, rules, keys, clients = self._call(
-            self._r.hmget, self._control, ["offset", "active", "rules_version", "keys_version", "clients_version"])
+        offset, active, rules, keys, clients = self._command(
+            "HMGET", self._control, "offset", "active", "rules_version", "keys_version", "clients_version")
         name = active.decode() if active is not None else NOT_SET
         return Control(offset=float(offset or 0.0), active=name if name != "" else None,
                        rules_version=int(rules or 0), keys_version=int(keys or 0), clients_version=int(clients or 0))
@@ -315,13 +340,13 @@ class RedisStore(RecordStore):
 
     def use_rule(self, key: str, times: int | None) -> bool:
         limit = times if times is not None else 2**62
-        return bool(self._call(self._use_rule, keys=[self._n + "counters"], args=[key, limit]))
+        return bool(self._script(self._use_rule, keys=[self._n + "counters"], args=[key, limit]))
 
     def rule_uses(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self._call(self._r.hgetall, self._n + "counters").items()}
 
     def journal_append(self, entry: str, size: int) -> None:
-        self._call(self._journal_append, keys=[self._n + "journal", self._base + "journal_id"], args=[entry, size])
+        self._script(self._journal_append, keys=[self._n + "journal", self._base + "journal_id"], args=[entry, size])
 
     def journal(self, size: int) -> list[dict[str, Any]]:
         rows = self._call(self._r.lrange, self._n + "journal", -size, -1)
