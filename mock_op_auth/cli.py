@@ -255,5 +255,14 @@ def certs(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
-    return {"serve": serve, "check": check, "healthcheck": healthcheck, "certs": certs}[args.command](args)
+    try:
+        return {"serve": serve, "check": check, "healthcheck": healthcheck, "certs": certs}[args.command](args)
+    except ValidationError as err:
+        if err.title != Settings.__name__:
+            raise
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        print(f"mock-op-auth: bad setting (flag or MOCK_OP_AUTH_* variable): {problems}", file=sys.stderr)
+        return 2

@@ -1,15 +1,22 @@
-"""Process settings (not the fixture): from ``MOCK_OP_AUTH_*`` environment variables; CLI flags win."""
+"""Process settings (not the fixture): from ``MOCK_OP_AUTH_*`` environment variables; CLI flags win.
+
+A plain pydantic model reads the environment itself (names matched case-insensitively, values
+validated like any other input: ``MOCK_OP_AUTH_TLS=1`` is true, a bad port is refused):
+pydantic-settings did the same and cost every start about 25 ms of imports (docs/performance.md).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ENV_PREFIX = "mock_op_auth_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MOCK_OP_AUTH_", extra="ignore", frozen=True)
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -27,7 +34,17 @@ class Settings(BaseSettings):
     tls_key: str | None = None
     tls_client_ca: str | None = None
     tls_hosts: str | None = None  # extra names for the server certificate, comma-separated
+    workers: int = Field(1, ge=1, le=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        """``MOCK_OP_AUTH_<FIELD>`` for every field the caller did not give."""
+        if not isinstance(data, dict):
+            return data
+        env = {name.lower()[len(ENV_PREFIX):]: value for name, value in os.environ.items()
+               if name.lower().startswith(ENV_PREFIX)}
+        return {**{name: env[name] for name in cls.model_fields if name in env}, **data}
 
     def extra_tls_hosts(self) -> list[str]:
         return [h.strip() for h in (self.tls_hosts or "").split(",") if h.strip()]
-    workers: int = Field(1, ge=1, le=64)

@@ -76,6 +76,18 @@ def test_healthcheck_reads_the_port_from_the_environment(served: tuple[str, subp
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize(("env", "reason"), [
+    ({"MOCK_OP_AUTH_PORT": "eighty"}, "port: Input should be a valid integer"),
+    ({"MOCK_OP_AUTH_LOG_LEVEL": "loud"}, "log_level: Input should be"),
+    ({"mock_op_auth_workers": "0"}, "workers: Input should be greater than or equal to 1"),  # names match in any case
+])
+def test_a_bad_setting_in_the_environment_exits_2_with_the_reason(env: dict[str, str], reason: str) -> None:
+    result = run("serve", env=env)
+    assert result.returncode == 2
+    assert reason in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_healthcheck_exits_1_when_nothing_answers() -> None:
     result = run("healthcheck", "--url", f"http://127.0.0.1:{free_port()}", "--timeout", "1")
     assert result.returncode == 1

@@ -4,6 +4,7 @@ and the issuer a request is answered as. Nothing past this module sees Starlette
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from starlette.datastructures import URL
 from starlette.requests import Request
@@ -12,8 +13,9 @@ from starlette.types import Scope
 from mock_op_auth.errors import InvalidRequestError
 from mock_op_auth.http.limits import MAX_BODY_BYTES, read_bounded
 from mock_op_auth.oauth.request import FORM_TYPE, Call, parse_pairs
-from mock_op_auth.tls.certs import ClientCertificate, ForwardedCertificateError, parse_forwarded_certificate
-from mock_op_auth.tls.serving import peer_certificate
+
+if TYPE_CHECKING:
+    from mock_op_auth.tls.certs import ClientCertificate
 
 __all__ = ["MAX_BODY_BYTES", "issuer_of", "path_of", "read_body", "read_call"]
 
@@ -62,7 +64,13 @@ def _base_url(scheme: str, host: str | None, server: tuple[str, int | None] | No
 
 def client_certificate(scope: Scope, headers: dict[str, str], header: str | None) -> ClientCertificate | None:
     """The certificate of the TLS handshake; else, when ``header`` is configured (a TLS-terminating
-    proxy, OP's sandbox), the one that header forwards. A header is never read unless configured."""
+    proxy, OP's sandbox), the one that header forwards. A header is never read unless configured.
+    The TLS layer (cryptography's x509, ~15 ms of start-up) is imported only when one may be there."""
+    if not (scope.get("extensions") or {}).get("tls") and (header is None or not headers.get(header)):
+        return None
+    from mock_op_auth.tls.certs import ForwardedCertificateError, parse_forwarded_certificate
+    from mock_op_auth.tls.serving import peer_certificate
+
     presented = peer_certificate(scope)
     if presented is not None or header is None or not headers.get(header):
         return presented

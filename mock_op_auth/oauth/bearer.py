@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mock_op_auth.errors import InvalidTokenError
 from mock_op_auth.oauth.clients import secrets_equal
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import KeySet
 from mock_op_auth.state.store import AccessToken, Store
-from mock_op_auth.tls.certs import ClientCertificate
+
+if TYPE_CHECKING:
+    from mock_op_auth.tls.certs import ClientCertificate
 
 CLOCK_SKEW = 0  # seconds of leeway; the mock clock is exact
 

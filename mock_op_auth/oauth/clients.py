@@ -24,7 +24,6 @@ from mock_op_auth.oauth.request import Call
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import SUPPORTED_ALGS, unverified_claims, unverified_header, verify_hs256, verify_with_jwks
 from mock_op_auth.state.store import Store, UsedJti
-from mock_op_auth.tls.names import match_dn
 
 LOOPBACK_IPS = ("127.0.0.1", "[::1]")
 LOOPBACK_HOSTS = (*LOOPBACK_IPS, "localhost")
@@ -81,6 +80,8 @@ def check_certificate(call: Call, client: Client) -> None:
         if client.require_mtls or client.secret is None:
             raise InvalidClientError("this client must present its client certificate (mutual TLS)")
         return
+    from mock_op_auth.tls.names import match_dn  # cryptography's x509: only once a certificate is checked
+
     if not match_dn(expected, call.client_cert.subject_dn):
         raise InvalidClientError("the client certificate does not carry the subject registered for this client")
 

@@ -8,6 +8,7 @@ resource stub treat both alike. A scenario's ``token`` action is applied here an
 from __future__ import annotations
 
 import secrets
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -37,6 +38,7 @@ def claims_for_scope(user_claims: dict[str, Any], scope: tuple[str, ...]) -> dic
             if k not in _RESERVED and (k in released or k not in _SCOPED)}
 
 
+MAX_SHARED_SCOPES = 1024
 NO_CLAIMS: dict[str, Any] = {}  # shared by every record without extra claims; never mutated
 
 
@@ -80,6 +82,7 @@ class TokenIssuer:
         self._keys = keys
         self._store = store
         self._clock = clock
+        self._scopes: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def access_token(self, who: Subject, *, issuer: str, server_config: ServerConfig, shape: TokenShape,
                      override: TokenAction | None = None, cnf: dict[str, str] | None = None) -> tuple[str, int, str]:
@@ -106,13 +109,24 @@ class TokenIssuer:
             token, key = self._keys.sign(claims, typ="at+jwt"), str(jti)
         else:
             token = key = random_token(shape.opaque_length)
-        # The record keeps only what its own fields do not: a store holds many thousands of these.
+        # The record keeps only what its own fields do not, and shares the values every token of a
+        # client repeats (each request parsed its own copies): a store holds many thousands of these.
         self._store.put_access(AccessToken(
-            key=key, client_id=who.client_id, subject=who.subject, scope=who.scope, issued_at=now,
-            expires_at=now + ttl, audience=audience, issuer=issuer, grant_id=who.grant_id, status=status,
-            claims=extra or NO_CLAIMS,
+            key=key, client_id=sys.intern(who.client_id), subject=sys.intern(who.subject),
+            scope=self._shared_scope(who.scope), issued_at=now, expires_at=now + ttl,
+            audience=sys.intern(audience) if isinstance(audience, str) else audience, issuer=sys.intern(issuer),
+            grant_id=who.grant_id, status=status, claims=extra or NO_CLAIMS,
         ))
         return token, ttl, status
+
+    def _shared_scope(self, scope: tuple[str, ...]) -> tuple[str, ...]:
+        """One tuple per distinct scope, its names interned (a bounded table)."""
+        shared = self._scopes.get(scope)
+        if shared is None:
+            if len(self._scopes) >= MAX_SHARED_SCOPES:
+                self._scopes.clear()
+            shared = self._scopes[scope] = tuple(sys.intern(name) for name in scope)
+        return shared
 
     def refresh_token(self, shape: TokenShape) -> str:
         return random_token(shape.refresh_length)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from mock_op_auth.errors import InvalidRequestError
 from mock_op_auth.json_input import JsonNestingError, parse_json
-from mock_op_auth.tls.certs import ClientCertificate
+
+if TYPE_CHECKING:  # the TLS layer (cryptography's x509) is imported once a certificate arrives
+    from mock_op_auth.tls.certs import ClientCertificate
 
 MAX_PARAMS = 100
 FORM_TYPE = "application/x-www-form-urlencoded"
