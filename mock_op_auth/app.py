@@ -9,6 +9,7 @@ goes in front of them all (``routers/resources.py``).
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import re
@@ -92,6 +93,18 @@ PAR_RESPONSES = {201: {"description": "the request_uri and its lifetime",
                        "content": {"application/json": {"schema": {}}}},
                  400: {"description": "an OAuth error", "content": {"application/json": {"schema": {}}}},
                  401: {"description": "invalid_client", "content": {"application/json": {"schema": {}}}}}
+
+
+# FastAPI's native OpenTelemetry (FastAPI 0.16x and later) is off: the request journal is the
+# mock's record of what it was asked, and a mock should add no spans or metrics to the traces of
+# the app under test. It also asked the global providers whether they were configured on every
+# request (docs/performance.md).
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
+
+
+def _fastapi_options() -> dict[str, Any]:
+    """Options of this FastAPI release that the mock sets (older releases have no ``telemetry``)."""
+    return {"telemetry": NO_TELEMETRY} if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {}
 
 
 @dataclass(frozen=True)
@@ -212,10 +225,10 @@ def protocol_routes() -> tuple[Endpoint, ...]:
     )
 
 
-def _mount(app: FastAPI, endpoint: Endpoint) -> None:
-    """Add one protocol route straight to the app, as a plain Starlette route: its handler reads the
-    request itself, so FastAPI's per-request dependency solving and response handling would be pure
-    cost (a tenth of a token request, docs/performance.md). ``openapi_paths`` documents it."""
+def _route(endpoint: Endpoint) -> Route:
+    """One protocol route, a plain Starlette route: its handler reads the request itself, so
+    FastAPI's per-request dependency solving and response handling would be pure cost (a tenth of
+    a token request, docs/performance.md). ``openapi_paths`` documents it."""
     handler = endpoint.handler
 
     async def answer(request: Request) -> Response:
@@ -223,7 +236,7 @@ def _mount(app: FastAPI, endpoint: Endpoint) -> None:
 
     route = Route(endpoint.path, answer, methods=list(endpoint.methods), name=endpoint.name)
     route.methods.discard("HEAD")  # Starlette adds HEAD to GET routes; these paths answer only what they declare
-    app.router.routes.append(route)
+    return route
 
 
 DEFAULT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -262,12 +275,11 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
                   description="Scenario-driven mock of OP's OAuth 2.0 / OpenID Connect authorization server",
                   docs_url="/_mock/docs", redoc_url=None, openapi_url="/_mock/openapi.json",
                   swagger_ui_oauth2_redirect_url="/_mock/docs/oauth2-redirect",
-                  lifespan=watch.lifespan(server, settings))
+                  lifespan=watch.lifespan(server, settings), **_fastapi_options())
     app.state.server = server
     app.state.namespaces = namespaces = Namespaces(server)
     endpoints = protocol_routes()
-    for endpoint in endpoints:
-        _mount(app, endpoint)
+    app.router.routes[0:0] = [_route(endpoint) for endpoint in endpoints]  # before FastAPI's /_mock/docs
     app.include_router(api.build_router())
     app.include_router(dashboard.build_router())
     reserved = [(r.path, r.path_regex) for r in app.router.routes if isinstance(r, Route)]
