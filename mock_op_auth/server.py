@@ -43,7 +43,7 @@ from mock_op_auth.scenarios import ScenarioEngine
 from mock_op_auth.settings import Settings
 from mock_op_auth.state.clock import Clock, SharedClock
 from mock_op_auth.state.journal import Journal, SharedJournal
-from mock_op_auth.state.keys import KeySet, SharedKeySet, SigningKey, generate_key, key_from_pem
+from mock_op_auth.state.keys import KeyPool, KeySet, SharedKeySet, SigningKey, generate_key, key_from_pem
 from mock_op_auth.state.shared import Control
 from mock_op_auth.state.store import MemoryStore, Store
 
@@ -91,6 +91,8 @@ class Server:
         self._ca: CertificateAuthority | None = tls.ca if tls else None
         self.config = config
         self.namespace = namespace  # "" for the root; else the mock under /ns/{namespace}
+        # A namespace's own keys and every rotation come from the root's pool of keys made ahead.
+        self.key_pool: KeyPool = parent.key_pool if parent is not None else KeyPool()
         if parent is not None and parent.shared:  # a namespace of a shared store: its view of the store
             self.clock: Clock = SharedClock()
             self.store: Store = parent.store.view(namespace, self.clock)  # type: ignore[attr-defined]
@@ -108,11 +110,11 @@ class Server:
             assert isinstance(self.clock, SharedClock)
             self.clock.bind(self.store)
             self.keys: KeySet = SharedKeySet(config.server.signing_alg, self.clock, self.store,
-                                             keys[0] if keys else None)
+                                             keys[0] if keys else None, self.key_pool)
             self.engine = ScenarioEngine(config, settings.scenario, state=self.store)  # type: ignore[arg-type]
             self.journal: Journal | SharedJournal = SharedJournal(self.store, config.server.journal_size)
         else:
-            self.keys = KeySet(config.server.signing_alg, self.clock, keys)
+            self.keys = KeySet(config.server.signing_alg, self.clock, keys, self.key_pool)
             self.engine = ScenarioEngine(config, settings.scenario)
             self.journal = Journal(config.server.journal_size)
         self.issuer = TokenIssuer(self.keys, self.store, self.clock)

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -126,6 +127,56 @@ def generate_key(alg: str) -> SigningKey:
     return _signing_key(private, pem, alg)
 
 
+class KeyPool:
+    """Keys made ahead, on a background thread: a namespace (one per test, for the pytest plugin
+    against a running server) or a rotation takes one at once instead of waiting for an RSA key
+    (about 50 ms, 11-150 ms here). It starts filling once a second key of an algorithm is asked
+    for: a server that never makes more than its first (most of them) spends no CPU on keys it
+    will not use, at start-up least of all. Key generation releases the GIL, so the event loop
+    keeps serving meanwhile. One pool per root server, shared by its namespaces."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._size = size
+        self._keys: dict[str, list[SigningKey]] = {}
+        self._filling: set[str] = set()
+        self._taken: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, alg: str) -> SigningKey:
+        """A fresh key of ``alg`` (never handed out twice); made here when the pool has none ready."""
+        with self._lock:
+            ready = self._keys.get(alg)
+            key = ready.pop() if ready else None
+            self._taken[alg] = taken = self._taken.get(alg, 0) + 1
+        if taken > 1:
+            self._refill(alg)
+        return key if key is not None else generate_key(alg)
+
+    def ready(self, alg: str) -> int:
+        with self._lock:
+            return len(self._keys.get(alg, ()))
+
+    def _refill(self, alg: str) -> None:
+        with self._lock:
+            if alg in self._filling or len(self._keys.get(alg, ())) >= self._size:
+                return
+            self._filling.add(alg)
+        threading.Thread(target=self._fill, args=(alg,), name=f"mock-op-auth-keys-{alg}", daemon=True).start()
+
+    def _fill(self, alg: str) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if len(self._keys.setdefault(alg, [])) >= self._size:
+                        return
+                key = generate_key(alg)
+                with self._lock:
+                    self._keys[alg].append(key)
+        finally:
+            with self._lock:
+                self._filling.discard(alg)
+
+
 def key_from_pem(pem: bytes, alg: str, retire_at: float | None = None) -> SigningKey:
     private = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
@@ -216,15 +267,20 @@ class KeySet:
 
     VERIFIED_CACHE = 1024
 
-    def __init__(self, alg: str, clock: Clock, keys: list[SigningKey] | None = None) -> None:
+    def __init__(self, alg: str, clock: Clock, keys: list[SigningKey] | None = None,
+                 pool: KeyPool | None = None) -> None:
         self.alg = alg
         self._clock = clock
-        self._keys: list[SigningKey] = [k for k in keys or [] if k.alg == alg] or [generate_key(alg)]
+        self._pool = pool
+        self._keys: list[SigningKey] = [k for k in keys or [] if k.alg == alg] or [self._new_key()]
         self._stranger: SigningKey | None = None  # signs forged tokens; made on first use, never published
         # token -> (kid, claims) of signatures already checked: a resource stub sees the same token
         # again and again, and an RSA check plus JSON parsing is most of its time. Entries count only
         # while their key is live; times, issuer and revocation are checked by the caller every time.
         self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+
+    def _new_key(self) -> SigningKey:
+        return self._pool.take(self.alg) if self._pool is not None else generate_key(self.alg)
 
     @property
     def current(self) -> SigningKey:
@@ -257,7 +313,7 @@ class KeySet:
         Keys retired already are dropped here, the one place the list changes."""
         retire_at = self._clock.now() + keep_for
         self._keys = [k if k.retire_at is not None else replace(k, retire_at=retire_at) for k in self.live()]
-        self._keys.append(generate_key(self.alg))
+        self._keys.append(self._new_key())
         return self.current
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -489,13 +545,15 @@ class SharedKeySet(KeySet):
     and the others adopt it; a rotation is one transaction of the store; ``reload`` (called by
     ``Server.sync`` when the store's key version moves) takes the keys another process rotated."""
 
-    def __init__(self, alg: str, clock: Clock, state: Any, initial: SigningKey | None = None) -> None:
+    def __init__(self, alg: str, clock: Clock, state: Any, initial: SigningKey | None = None,
+                 pool: KeyPool | None = None) -> None:
         rows = state.signing_keys(alg)
         if not any(retire_at is None for _, retire_at in rows):
-            key = initial if initial is not None and initial.alg == alg else generate_key(alg)
+            key = initial if initial is not None and initial.alg == alg else (
+                pool.take(alg) if pool is not None else generate_key(alg))
             state.init_keys(alg, key.private_pem, key.kid)
             rows = state.signing_keys(alg)
-        super().__init__(alg, clock, [key_from_pem(pem, alg, retire_at) for pem, retire_at in rows])
+        super().__init__(alg, clock, [key_from_pem(pem, alg, retire_at) for pem, retire_at in rows], pool)
         self._state = state
 
     def reload(self) -> None:
@@ -504,7 +562,7 @@ class SharedKeySet(KeySet):
             self._keys = keys
 
     def rotate(self, keep_for: float) -> SigningKey:
-        key = generate_key(self.alg)
+        key = self._new_key()
         self._state.rotate_keys(self.alg, key.private_pem, key.kid, self._clock.now() + keep_for)
         self.reload()
         return self.current
