@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from mock_op_auth import create_app
+from mock_op_auth.routers.psd2_payments import PIS_JWKS
 from mock_op_auth.settings import Settings
 from mock_op_auth.state.clock import Clock, SharedClock
 from mock_op_auth.state.factory import open_store
@@ -183,6 +184,16 @@ async def test_a_rotated_key_keeps_old_tokens_verifying(store_spec: str | None) 
         assert (await client.post("/introspect", data={"token": token}, auth=CLIENT)).json()["active"] is True
 
 
+def test_a_reset_keeps_named_keys_and_forgets_records(store: RecordStore) -> None:
+    assert store.named_key("pis", lambda: "the first PEM") == "the first PEM"
+    store.put_access(a_token("t1", None))
+    store.clear()
+    if hasattr(store, "reset_state"):  # what /_mock/reset calls on a shared store
+        store.reset_state()
+    assert store.get("access", "t1") is None
+    assert store.named_key("pis", lambda: "another PEM") == "the first PEM"
+
+
 # -- two apps on one shared store behave as one server --------------------------------------------------
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -225,6 +236,15 @@ async def test_two_apps_on_one_store_share_everything(shared_spec: str) -> None:
         await b.post("/_mock/reset")
         assert (await a.get("/_mock/clock")).json()["offset"] == 0
         assert (await a.get("/_mock/requests")).json()["requests"] == []
+
+
+async def test_a_reset_keeps_the_pis_response_key_for_processes_started_after_it(shared_spec: str) -> None:
+    async with mock(shared_spec) as a:
+        before = (await a.get(PIS_JWKS)).json()
+        assert (await a.post("/_mock/reset")).status_code == 200
+        assert (await a.get(PIS_JWKS)).json() == before
+    async with mock(shared_spec) as b:  # a replica started after the reset signs with the same key
+        assert (await b.get(PIS_JWKS)).json() == before
 
 
 async def test_namespaces_are_shared_by_apps_on_one_store(shared_spec: str) -> None:

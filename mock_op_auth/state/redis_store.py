@@ -32,7 +32,16 @@ from redis.retry import Retry
 
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.shared import NOT_SET, Control, NamespaceRecord
-from mock_op_auth.state.store import KINDS, NEVER, Change, RecordStore, StoreUnavailableError, decode, encode
+from mock_op_auth.state.store import (
+    KEPT_BY_RESET,
+    KINDS,
+    NEVER,
+    Change,
+    RecordStore,
+    StoreUnavailableError,
+    decode,
+    encode,
+)
 
 PREFIX = "mock-op-auth:"
 GRACE = 600  # seconds Redis keeps a record past its expiry by the mock clock (a clock moved back finds it)
@@ -255,10 +264,12 @@ class RedisStore(RecordStore):
         self._call(pipe.execute)
 
     def _record_keys(self) -> list[bytes]:
+        """The keys a reset deletes: every record, index and grant set but those of KEPT_BY_RESET."""
+        kept = tuple(f"{self._n}{part}/{kind}".encode() for kind in KEPT_BY_RESET for part in ("r", "i"))
         keys: list[bytes] = []
         for pattern in (f"{self._n}r/*", f"{self._n}i/*", f"{self._n}g/*"):
             keys.extend(self._call(lambda p=pattern: list(self._r.scan_iter(match=p, count=1000))))
-        return keys
+        return [key for key in keys if not key.startswith(kept)]
 
     def clear(self) -> None:
         """Forget every record of this namespace (``/_mock/reset``); signing keys stay."""

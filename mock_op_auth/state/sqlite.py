@@ -28,7 +28,16 @@ from typing import Any
 
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.shared import JOURNAL_TRIM_EVERY, NOT_SET, Control, NamespaceRecord
-from mock_op_auth.state.store import KINDS, RECORDS, Change, RecordStore, StoreUnavailableError, decode, encode
+from mock_op_auth.state.store import (
+    KINDS,
+    RECORDS,
+    RESET_KINDS,
+    Change,
+    RecordStore,
+    StoreUnavailableError,
+    decode,
+    encode,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -266,8 +275,8 @@ class SqliteStore(RecordStore):
         self.purge()
 
     def clear(self) -> None:
-        """Forget every record of this namespace (``/_mock/reset``); signing keys stay."""
-        kinds = tuple(self._kinds.values())
+        """Forget every record of this namespace (``/_mock/reset``); signing and named keys stay."""
+        kinds = tuple(self._kinds[kind] for kind in RESET_KINDS)
         with self._tx() as db:
             db.execute(f"DELETE FROM records WHERE kind IN ({','.join('?' * len(kinds))})", kinds)
             self._bump_in(db, "clients_version")
@@ -403,8 +412,8 @@ class SqliteStore(RecordStore):
             self._bump_in(db, "keys_version")
 
     def reset_state(self) -> None:
-        """Forget records, runtime rules, counters, journal, clock offset and the chosen scenario."""
-        kinds = tuple(self._kinds.values())
+        """Forget records (keys stay), runtime rules, counters, journal, clock offset and the chosen scenario."""
+        kinds = tuple(self._kinds[kind] for kind in RESET_KINDS)
         c = self._c
         with self._tx() as db:
             db.execute(f"DELETE FROM records WHERE kind IN ({','.join('?' * len(kinds))})", kinds)

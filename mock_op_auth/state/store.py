@@ -344,6 +344,11 @@ KINDS: dict[str, Kind] = {
     "named_key": Kind(NamedKey, attrgetter("name"), lambda key: NEVER),
 }
 RECORDS: dict[str, type[Any]] = {name: kind.cls for name, kind in KINDS.items()}
+# Kinds a reset keeps: keys, like the token signing keys. PSD2's PIS response key is published
+# (its JWKS) and held by every process on a shared store; a reset that dropped it would have the
+# next process make another, and replicas would sign with two keys under one JWKS URL.
+KEPT_BY_RESET = frozenset({"named_key"})
+RESET_KINDS = tuple(name for name in KINDS if name not in KEPT_BY_RESET)
 _TUPLE_FIELDS = {name: frozenset(f.name for f in dataclasses.fields(kind.cls) if str(f.type).startswith("tuple"))
                  for name, kind in KINDS.items()}
 
@@ -773,8 +778,8 @@ class MemoryStore(RecordStore):
 
     def clear(self) -> None:
         with self._lock:
-            for table in self._tables.values():
-                table.clear()
+            for kind in RESET_KINDS:
+                self._tables[kind].clear()
             self._access_by_grant.clear()
 
     def sizes(self) -> dict[str, int]:
