@@ -321,3 +321,15 @@ async def test_rsa_keys_too_small_or_with_a_huge_exponent_are_refused(client, ke
                 {"kty": "EC", "crv": "P-384", "x": key.jwk["x"], "y": key.jwk["y"]}, {"kty": "OKP"}):
         proof = rsa.proof("POST", TOKEN_URL, jwk=jwk)
         assert "does not verify" in refused(await client.post("/token", data=CC, auth=CLIENT, headers={"DPoP": proof}))
+
+
+async def test_two_dpop_headers_are_refused_even_when_each_is_a_good_proof(client, key: ProofKey) -> None:
+    """RFC 9449 §4.3: not more than one DPoP header field (two proofs could bind two keys)."""
+    other = ProofKey()
+    two = [("DPoP", key.proof("POST", TOKEN_URL)), ("DPoP", other.proof("POST", TOKEN_URL))]
+    assert "more than one DPoP header" in refused(await client.post("/token", data=CC, auth=CLIENT, headers=two))
+    token = (await issued(client, key))["access_token"]
+    proofs = [("DPoP", key.proof("GET", ACCOUNTS_URL, token=token)) for _ in range(2)]
+    response = await client.get("/accounts/v3/accounts", headers=[("Authorization", f"DPoP {token}"),
+                                                                   ("x-api-key", "demo-client"), *proofs])
+    assert "more than one DPoP header" in refused(response, status=401)

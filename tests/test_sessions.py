@@ -208,3 +208,14 @@ async def test_login_page_approval_starts_a_session(default_config, rsa_key) -> 
         silent = await authorize(c, prompt="none", redirect_uri=REDIRECT)
         assert "code" in query_of(silent.headers["location"])
         assert [s.user for s in app.state.server.sessions.live()] == ["bob"]
+
+
+async def test_a_session_cookie_in_one_of_two_cookie_fields_is_found(client: httpx.AsyncClient) -> None:
+    """HTTP/2 may split Cookie into several fields (RFC 9113 §8.2.3); they are one list of cookies."""
+    session = (await authorize(client)).headers["set-cookie"].split(";")[0]
+    client.cookies.clear()
+    fields = [("Cookie", session), ("Cookie", "theme=dark")]
+    params = {"client_id": "demo-client", "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid",
+              "prompt": "none"}
+    silent = await client.get("/authorize", params=params, headers=fields)
+    assert "code" in query_of(silent.headers["location"]), silent.headers["location"]

@@ -40,3 +40,17 @@ async def test_scope_beyond_the_client_is_invalid_scope(client: httpx.AsyncClien
 async def test_default_scope_is_the_clients_non_oidc_scopes(client: httpx.AsyncClient) -> None:
     body = await client_credentials(client, scope="accounts payments")
     assert body["scope"] == "accounts payments"
+
+
+async def test_two_authorization_headers_authenticate_no_one(client: httpx.AsyncClient) -> None:
+    """A repeated field is one list (RFC 9110 §5.3): a wrong secret then the right one is no login."""
+    import base64
+
+    def basic(secret: str) -> tuple[str, str]:
+        return ("Authorization", "Basic " + base64.b64encode(f"demo-client:{secret}".encode()).decode())
+
+    response = await client.post("/token", data={"grant_type": "client_credentials"},
+                                 headers=[basic("wrong"), basic("demo-secret")])
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"] in ("invalid_request", "invalid_client")
+    assert "access_token" not in response.json()

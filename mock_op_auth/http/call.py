@@ -94,6 +94,8 @@ async def read_call(request: Request, configured_issuer: str | None, cert_header
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
         if content_type is None and name == "content-type":
             content_type = value
+        if name in headers:  # a repeated field is one list (RFC 9110 §5.3; cookies: RFC 9113 §8.2.3)
+            value = headers[name] + ("; " if name == "cookie" else ", ") + value
         headers[name] = value
     content_type = (content_type or "").split(";")[0].strip().lower()
     body = b""

@@ -107,6 +107,8 @@ class DpopVerifier:
         InvalidDpopProofError (or UseDpopNonceError with a fresh nonce) when it does not hold."""
         if not proof:
             raise InvalidDpopProofError("a DPoP proof is required")
+        if "," in proof:  # two header fields, combined by the edge: a compact JWS has no comma
+            raise InvalidDpopProofError("more than one DPoP header (RFC 9449 §4.3 allows one)")
         if len(proof) > MAX_PROOF_LENGTH or proof.count(".") != 2:
             raise InvalidDpopProofError("the DPoP proof is not a compact JWS")
         try:

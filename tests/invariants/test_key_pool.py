@@ -8,6 +8,9 @@ import time
 import httpx
 
 from mock_op_auth import create_app
+from tests.helpers import CLIENT
+
+CC = {"grant_type": "client_credentials"}
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
@@ -22,7 +25,7 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyp
 async def test_a_server_that_makes_one_key_makes_none_ahead() -> None:
     app = create_app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
-        token = await client.post("/token", data={"grant_type": "client_credentials"}, auth=("demo-client", "demo-secret"))
+        token = await client.post("/token", data=CC, auth=CLIENT)
         assert token.status_code == 200
     time.sleep(0.2)
     assert app.state.server.key_pool.ready("RS256") == 0
@@ -44,7 +47,7 @@ async def test_namespaces_and_rotations_get_new_keys_from_the_pool_once_it_fills
         rotated = await client.post("/_mock/keys/rotate")
         assert rotated.status_code == 200, rotated.text
         kids.append(next(k["kid"] for k in (await client.get("/jwks")).json()["keys"] if k["kid"] not in kids))
-        token = await client.post("/token", data={"grant_type": "client_credentials"}, auth=("demo-client", "demo-secret"))
+        token = await client.post("/token", data=CC, auth=CLIENT)
         assert token.status_code == 200
     assert len(set(kids)) == len(kids) == 6  # no key handed out twice
     assert pool.ready("RS256") <= 2  # bounded
