@@ -221,3 +221,20 @@ async def test_every_401_names_the_resource_metadata_whatever_the_dialect(server
     token = (await client_credentials(client))["access_token"]
     scripted = await client.get("/d/v1/thing", headers={"Authorization": f"Bearer {token}"})
     assert scripted.status_code == 401 and "resource_metadata=" in scripted.headers["www-authenticate"]
+
+
+async def test_a_resource_at_one_of_the_mocks_own_paths_is_said_in_the_log(default_config, rsa_key, caplog) -> None:
+    """The mock's own route answers there, so the resource never would: said once, not silently."""
+    from tests.conftest import build_app
+
+    shadowing = [Resource.model_validate({"path": path, "methods": ["GET"], "scopes": ["accounts"],
+                                          "response": {"json": {"mine": True}}})
+                 for path in ("/jwks", "/accounts-psd2/v1/authorizations/{id}", "/token")]
+    config = default_config.model_copy(update={"resources": [*default_config.resources, *shadowing]})
+    with caplog.at_level("WARNING", logger="mock_op_auth"):
+        app = build_app(config, rsa_key)
+    said = [r.getMessage() for r in caplog.records if "is never served" in r.getMessage()]
+    assert len(said) == 3 and any("GET /jwks" in m for m in said), said
+    assert not any("/accounts/v3/accounts" in m for m in said)  # the fixture's own resources are fine
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
+        assert "keys" in (await client.get("/jwks")).json()

@@ -14,6 +14,7 @@ path has (Starlette's own 405 names one route's methods only), else 404.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -94,6 +95,10 @@ class ResourceHandler(BaseHandler[Checked]):
         return response
 
 
+log = logging.getLogger("mock_op_auth")
+_PARAM = re.compile(r"{[^}]+}")
+
+
 class ResourceTable:
     """A fixture's resource routes, each compiled once with its handler."""
 
@@ -124,7 +129,7 @@ class ResourceRoute(BaseRoute):
         self.server = server  # the root; a namespace's Server comes in the scope (http/namespaces.py)
         self.static = frozenset(path for path, _ in reserved if "{" not in path)
         self.patterns = [pattern for path, pattern in reserved if "{" in path]
-        self._table = ResourceTable(server.config)
+        self._table = self._compile(server.config)
         self._tables: dict[int, ResourceTable] = {}  # namespaces' fixtures, by id of their Config
 
     def table(self, server: Server) -> ResourceTable:
@@ -132,14 +137,23 @@ class ResourceRoute(BaseRoute):
         if self._table.config is config:
             return self._table
         if server is self.server:  # a new fixture (--watch, reload)
-            self._table = ResourceTable(config)
+            self._table = self._compile(config)
             return self._table
         table = self._tables.get(id(config))
         if table is None or table.config is not config:
             if len(self._tables) >= 1024:
                 self._tables.clear()
-            table = self._tables[id(config)] = ResourceTable(config)
+            table = self._tables[id(config)] = self._compile(config)
         return table
+
+    def _compile(self, config: Config) -> ResourceTable:
+        """The fixture's table; a resource at one of the mock's own paths is said once, in the log:
+        the mock's route answers there, so the resource never would."""
+        for resource in config.resources:
+            if self.reserved(_PARAM.sub("x", resource.path)):
+                log.warning("fixture resource %s %s is never served: the mock answers %s itself",
+                            "/".join(sorted(resource.methods)), resource.path, resource.path)
+        return ResourceTable(config)
 
     def reserved(self, path: str) -> bool:
         return path in self.static or path.startswith(CONTROL_PREFIX) or any(p.match(path) for p in self.patterns)
