@@ -182,6 +182,14 @@ class ScenarioEngine:
         changes = found.server.model_dump(exclude_none=True)
         return base.model_copy(update=changes)
 
+    def quiet(self, scenario: str | None) -> bool:
+        """No rule could act on a request under ``scenario``: no runtime rule, and the scenario
+        (if any) has none. Most requests of most tests: the runner then skips ``decide``."""
+        if self._runtime:
+            return False
+        found = self.config.scenarios.get(scenario) if scenario else None
+        return found is None or not found.rules
+
     def decide(self, ctx: RequestContext) -> Outcome:
         with self._lock:
             for rule_id, rule in self._runtime:

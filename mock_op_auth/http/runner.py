@@ -139,11 +139,12 @@ async def run(server: Server, request: Request, handler: Handler[Any]) -> Respon
             # The request named no client (a bearer token, the login form): the one behind it is known now.
             scenario = server.engine.scenario_for(None, facts.client_id)
             env = server.env(issuer, server.engine.server_config(scenario), handler.dialect)
-        outcome = server.engine.decide(RequestContext(
-            endpoint=handler.endpoint, dialect=handler.dialect.name, method=call.method, path=call.path,
-            client_id=facts.client_id, grant_type=facts.grant_type, scope=facts.scope, user=facts.user,
-            scenario=scenario,
-        ))
+        if not server.engine.quiet(scenario):
+            outcome = server.engine.decide(RequestContext(
+                endpoint=handler.endpoint, dialect=handler.dialect.name, method=call.method, path=call.path,
+                client_id=facts.client_id, grant_type=facts.grant_type, scope=facts.scope, user=facts.user,
+                scenario=scenario,
+            ))
         if outcome.delay_ms:
             await asyncio.sleep(outcome.delay_ms / 1000)
         rule = outcome.rule
@@ -191,7 +192,8 @@ def _record(server: Server, request: Request, handler: Handler[Any], call: Call 
                                       else None)
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
     server.journal.record({
-        "time": round(server.clock.now(), 3), "method": request.method, "path": path_of(request),
+        "time": round(server.clock.now(), 3), "method": call.method if call else request.method,
+        "path": call.path if call else path_of(request),
         "endpoint": handler.endpoint, "dialect": handler.dialect.name, "client_id": client_id,
         "grant_type": grant_type, "status": response.status_code, "scenario": scenario,
         "rule": outcome.rule_id, "params": params, "headers": headers, "duration_ms": duration_ms,

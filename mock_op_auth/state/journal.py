@@ -35,15 +35,9 @@ def mask_params(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers with credentials masked; an Authorization header keeps its scheme (Basic, Bearer)."""
-    shown: dict[str, str] = {}
-    for name, value in headers.items():
-        if name == "authorization":
-            scheme, _, _ = value.partition(" ")
-            shown[name] = f"{scheme} {MASK}"
-        elif name in SECRET_HEADERS:
-            shown[name] = MASK
-        else:
-            shown[name] = value
+    shown = {name: MASK if name in SECRET_HEADERS else value for name, value in headers.items()}
+    if "authorization" in shown:
+        shown["authorization"] = f"{headers['authorization'].partition(' ')[0]} {MASK}"
     return shown
 
 
