@@ -11,7 +11,7 @@ from mock_op_auth.server import Server
 from mock_op_auth.settings import Settings
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.sqlite import SqliteStore
-from mock_op_auth.state.store import Session, UsedJti
+from mock_op_auth.state.store import Session
 from tests.conftest import build_app
 from tests.helpers import CLIENT, REDIRECT, authorize, code_flow, query_of
 
@@ -168,32 +168,32 @@ def test_sqlite_keeps_sessions_and_used_jtis_across_a_restart(tmp_path, default_
     now = clock.now()
     store.put_session(Session("sid-1", "secret", "alice", "alice", int(now), now + 60, ("demo-client",)))
     store.link_session_grant("sid-1", "grant-1")
-    assert store.use_jti(UsedJti("demo-client j1", now + 30))
+    assert store.add_marker("client-assertion:demo-client:j1", now + 30)
     store.close()
     again = SqliteStore(path, clock)
     assert again.get_session("sid-1").grant_ids == ("grant-1",)
     assert [s.sid for s in again.sessions()] == ["sid-1"]
-    assert not again.use_jti(UsedJti("demo-client j1", now + 30))  # replay after a restart
+    assert not again.add_marker("client-assertion:demo-client:j1", now + 30)  # replay after a restart
     clock.advance(31)
-    assert again.use_jti(UsedJti("demo-client j1", now + 90))  # the record expired by the mock clock
+    assert again.add_marker("client-assertion:demo-client:j1", now + 90)  # the marker expired by the mock clock
     assert again.take_session("sid-1") is not None and again.take_session("sid-1") is None
     clock.advance(60)
     server = Server(default_config, Settings(state=str(path)))
     assert server.sessions.live() == []
 
 
-def test_memory_store_bounds_and_expires_used_jtis() -> None:
+def test_memory_store_takes_a_used_jti_once_until_it_expires() -> None:
+    """Client assertions' jtis are markers like DPoP's (bounded: tests/invariants/test_store_bounds.py)."""
     from mock_op_auth.state.store import MemoryStore
 
     clock = Clock()
-    store = MemoryStore(clock, limit=3)
+    store = MemoryStore(clock)
     now = clock.now()
-    assert store.use_jti(UsedJti("c a", now + 10)) and not store.use_jti(UsedJti("c a", now + 10))
-    for key in ("c b", "c c", "c d"):
-        assert store.use_jti(UsedJti(key, now + 10))
-    assert len(store._tables["jti"]) == 3  # bounded: the oldest made room
+    assert store.add_marker("client-assertion:c:a", now + 10)
+    assert not store.add_marker("client-assertion:c:a", now + 10)
+    assert store.add_marker("client-assertion:other:a", now + 10)  # another client's jti is its own
     clock.advance(11)
-    assert store.use_jti(UsedJti("c b", now + 20))
+    assert store.add_marker("client-assertion:c:a", now + 20)
 
 
 async def test_login_page_approval_starts_a_session(default_config, rsa_key) -> None:

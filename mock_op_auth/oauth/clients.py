@@ -23,7 +23,7 @@ from mock_op_auth.errors import InvalidClientError, InvalidRequestError, Invalid
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import SUPPORTED_ALGS, unverified_claims, unverified_header, verify_hs256, verify_with_jwks
-from mock_op_auth.state.store import Store, UsedJti
+from mock_op_auth.state.store import Store
 
 LOOPBACK_IPS = ("127.0.0.1", "[::1]")
 LOOPBACK_HOSTS = (*LOOPBACK_IPS, "localhost")
@@ -200,7 +200,7 @@ class ClientAuthenticator:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti or len(jti) > 256:
             raise InvalidClientError("the client assertion needs a jti")
-        if not self.store.use_jti(UsedJti(f"{client_id} {jti}", float(exp))):
+        if not self.store.add_marker(f"client-assertion:{client_id}:{jti}", float(exp)):  # RFC 7523 §3
             raise InvalidClientError("the client assertion's jti was used before (replay)")
 
 

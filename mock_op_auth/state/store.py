@@ -296,14 +296,6 @@ class Session:
     issuer: str = ""  # the issuer its ID tokens name; its logout tokens name the same
 
 
-@dataclass(frozen=True)
-class UsedJti:
-    """A client assertion's ``jti`` (RFC 7523 §3): kept until the assertion expires, so it is used once."""
-
-    key: str  # "<client_id> <jti>"
-    expires_at: float
-
-
 MAX_SESSIONS = 10_000
 
 
@@ -329,7 +321,6 @@ KINDS: dict[str, Kind] = {
     "refresh": Kind(RefreshToken, attrgetter("token"), attrgetter("expires_at"), attrgetter("grant_id")),
     "login": Kind(LoginRequest, attrgetter("id"), attrgetter("expires_at"), limit=MAX_LOGIN_REQUESTS),
     "session": Kind(Session, attrgetter("sid"), attrgetter("expires_at"), limit=MAX_SESSIONS),
-    "jti": Kind(UsedJti, attrgetter("key"), attrgetter("expires_at")),
     "device": Kind(DeviceCode, attrgetter("device_code"), lambda d: d.expires_at + DEVICE_RETENTION,
                    limit=MAX_DEVICE_CODES),
     "user_code": Kind(UserCode, attrgetter("user_code"), lambda u: u.expires_at + DEVICE_RETENTION,
@@ -408,7 +399,6 @@ class Store(Protocol):
     def sessions(self) -> list[Session]: ...  # the live ones, oldest first
     def take_session(self, sid: str) -> Session | None: ...  # remove and return it (None: gone already)
     def link_session_grant(self, sid: str, grant_id: str) -> None: ...
-    def use_jti(self, used: UsedJti) -> bool: ...  # False when that key was seen and has not expired
     # device codes: the record by device code, found by user code; decisions and polls swap atomically
     def put_device(self, device: DeviceCode) -> None: ...
     def get_device(self, device_code: str) -> DeviceCode | None: ...
@@ -538,13 +528,6 @@ class RecordStore:
     def link_session_grant(self, sid: str, grant_id: str) -> None:
         self.update("session", sid, lambda s: s if s is None or grant_id in s.grant_ids
                     else replace(s, grant_ids=(*s.grant_ids, grant_id)))
-
-    def use_jti(self, used: UsedJti) -> bool:
-        """Record ``used`` unless its key was seen and has not expired: True the first time only (atomic)."""
-        now = self._clock.now()
-        _, after = self.update("jti", used.key, lambda seen: seen if seen is not None and seen.expires_at > now
-                               else used)
-        return after is used
 
     # -- device codes: found by user code; decisions and polls swap atomically -------------------
     def put_device(self, device: DeviceCode) -> None:
