@@ -235,7 +235,11 @@ def _route(endpoint: Endpoint) -> Route:
         return await run(server_of(request), request, handler)
 
     route = Route(endpoint.path, answer, methods=list(endpoint.methods), name=endpoint.name)
-    route.methods.discard("HEAD")  # Starlette adds HEAD to GET routes; these paths answer only what they declare
+    if not isinstance(handler, DocumentHandler):
+        # Starlette adds HEAD to GET routes. The documents (discovery, metadata, JWKS) answer it as
+        # RFC 9110 §9.3.2 asks; on every other path a GET has effects (a code issued, a login
+        # request made), so HEAD there stays 405.
+        route.methods.discard("HEAD")
     return route
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import httpx
 import jwt as pyjwt
+import pytest
 
 from tests.helpers import client_credentials
 
@@ -136,3 +137,21 @@ async def test_protected_resource_metadata_is_journaled_as_discovery(client: htt
     await client.get("/.well-known/oauth-protected-resource")
     entries = (await client.get("/_mock/requests", params={"endpoint": "discovery"})).json()["requests"]
     assert [e["path"] for e in entries] == ["/.well-known/oauth-protected-resource"]
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
+                                  "/jwks", "/.well-known/oauth-protected-resource", "/oauth/jwks/PSD2_OIDC",
+                                  "/psd2/sandbox/jwks/payments/jwks.json"])
+async def test_the_documents_answer_head_like_get_without_a_body(client: httpx.AsyncClient, path: str) -> None:
+    """RFC 9110 §9.3.2: HEAD is GET without the content (monitors and caches use it)."""
+    get, head = await client.get(path), await client.head(path)
+    assert get.status_code == head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"] == "application/json"
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
+async def test_head_on_a_path_whose_get_has_effects_is_405(client: httpx.AsyncClient) -> None:
+    response = await client.head("/authorize", params={"client_id": "demo-client", "response_type": "code"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"

@@ -48,7 +48,7 @@ async def test_dependency_overrides_still_reach_routes_with_dependencies() -> No
     ("GET", "/authorize/decision", "POST"),
     ("GET", "/token", "POST"),
     ("PUT", "/authorize", "GET, POST"),
-    ("POST", "/jwks", "GET"),
+    ("POST", "/jwks", "GET, HEAD"),
     ("DELETE", "/_mock/clock", "GET, POST"),
     ("GET", "/_mock/reset", "POST"),
     ("PUT", "/accounts-psd2/v1/authorizations/some-id", "DELETE, GET"),
