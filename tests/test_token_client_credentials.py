@@ -54,3 +54,11 @@ async def test_two_authorization_headers_authenticate_no_one(client: httpx.Async
     assert response.status_code in (400, 401), response.text
     assert response.json()["error"] in ("invalid_request", "invalid_client")
     assert "access_token" not in response.json()
+
+
+async def test_two_host_headers_are_a_bad_request(client: httpx.AsyncClient) -> None:
+    """The Host names the issuer; RFC 9112 §3.2 says a request with two is answered 400."""
+    response = await client.post("/token", data={"grant_type": "client_credentials"}, auth=CLIENT,
+                                 headers=[("Host", "a.example"), ("Host", "b.example")])
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request", "error_description": "more than one Host header"}

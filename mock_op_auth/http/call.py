@@ -95,6 +95,8 @@ async def read_call(request: Request, configured_issuer: str | None, cert_header
         if content_type is None and name == "content-type":
             content_type = value
         if name in headers:  # a repeated field is one list (RFC 9110 §5.3; cookies: RFC 9113 §8.2.3)
+            if name == "host":  # it names the issuer: two are refused (RFC 9112 §3.2)
+                raise InvalidRequestError("more than one Host header")
             value = headers[name] + ("; " if name == "cookie" else ", ") + value
         headers[name] = value
     content_type = (content_type or "").split(";")[0].strip().lower()
