@@ -93,19 +93,20 @@ def post_token(port: int, timeout: float = 2.0, tls: ssl.SSLContext | None = Non
 
 @dataclass
 class Target:
-    """A server process started the way a user starts it, pinned to the server core."""
+    """A server process started the way a user starts it, pinned to the server core unless not ``pinned``."""
 
     name: str
     argv: list[str]
     tls: ssl.SSLContext | None = None  # HTTPS: the context that trusts its certificate
+    pinned: bool = True
 
     def start(self) -> tuple[subprocess.Popen[bytes], int, float]:
         """Spawn on a fresh port; returns (process, port, seconds from spawn to the first 200 token)."""
         port = free_port()
         argv = [a.replace("{port}", str(port)) for a in self.argv]
         started = time.perf_counter()
-        proc = subprocess.Popen(["taskset", "-c", SERVER_CORE, *argv], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        prefix = ["taskset", "-c", SERVER_CORE] if self.pinned else []
+        proc = subprocess.Popen([*prefix, *argv], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = started + 30
         while time.perf_counter() < deadline:
             if post_token(port, timeout=1.0, tls=self.tls) is not None:

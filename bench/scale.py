@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import BIN, LUA, ROOT, SERVER_CORE, ensure_wrk, fixtures, free_port, post_token, stop, wrk
+from run import BIN, LUA, SERVER_CORE, Target, ensure_wrk, fixtures, free_port, stop, wrk
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -39,19 +39,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(argv: list[str], pinned: bool = True) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    argv = [a.replace("{port}", str(port)) for a in argv]
-    prefix = ["taskset", "-c", SERVER_CORE] if pinned else []
-    proc = subprocess.Popen([*prefix, *argv], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if post_token(port, timeout=1.0) is not None:
-            return proc, port
-        if proc.poll() is not None:
-            raise SystemExit(f"{argv} exited")
-        time.sleep(0.01)
-    proc.kill()
-    raise SystemExit(f"{argv} did not start")
+    proc, port, _ = Target(argv[0], argv, pinned=pinned).start()
+    return proc, port
 
 
 def ensure_redis() -> str:
