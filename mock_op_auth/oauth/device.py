@@ -169,9 +169,7 @@ class DeviceCodeGrant(BaseGrant):
     grant_type = DEVICE_CODE
 
     def check(self, call: Call, client: AuthenticatedClient, env: Env) -> TokenRequest:
-        value = call.form_param("device_code")
-        if not value:
-            raise InvalidRequestError("device_code is required")
+        value = call.required_form_param("device_code")
         device = self.store.get_device(value)
         if device is None or device.client_id != client.client_id:
             raise InvalidGrantError("the device_code is unknown or was issued to another client")

@@ -25,7 +25,6 @@ from mock_op_auth.config.schema import OIDC_SCOPES, TokenAction
 from mock_op_auth.errors import (
     InvalidDpopProofError,
     InvalidGrantError,
-    InvalidRequestError,
     InvalidScopeError,
 )
 from mock_op_auth.oauth import pkce
@@ -143,9 +142,7 @@ class AuthorizationCodeGrant(BaseGrant):
     grant_type = "authorization_code"
 
     def check(self, call: Call, client: AuthenticatedClient, env: Env) -> TokenRequest:
-        code_value = call.form_param("code")
-        if not code_value:
-            raise InvalidRequestError("code is required")
+        code_value = call.required_form_param("code")
         redirect_uri = call.form_param("redirect_uri")
         verifier = call.form_param("code_verifier")
         code = self.store.get_code(code_value)
@@ -206,9 +203,7 @@ class RefreshTokenGrant(BaseGrant):
     grant_type = "refresh_token"
 
     def check(self, call: Call, client: AuthenticatedClient, env: Env) -> TokenRequest:
-        value = call.form_param("refresh_token")
-        if not value:
-            raise InvalidRequestError("refresh_token is required")
+        value = call.required_form_param("refresh_token")
         token = self.store.get_refresh(value)
         if token is None or token.client_id != client.client_id:
             raise InvalidGrantError("the refresh token is unknown or was issued to another client",

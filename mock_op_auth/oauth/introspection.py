@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from mock_op_auth.errors import InvalidRequestError, InvalidTokenError
+from mock_op_auth.errors import InvalidTokenError
 from mock_op_auth.oauth.bearer import BearerValidator
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.state.clock import Clock
@@ -20,10 +20,7 @@ from mock_op_auth.state.store import AccessToken, Store
 
 def token_param(call: Call) -> str:
     """The ``token`` parameter; ``token_type_hint`` is optional and only a hint, so both kinds are searched."""
-    token = call.form_param("token")
-    if not token:
-        raise InvalidRequestError("token is required")
-    return token
+    return call.required_form_param("token")
 
 
 class IntrospectionService:

@@ -13,7 +13,7 @@ answers on OP's ``/oauth/token`` only, this one on ``/token`` (``Server`` builds
 from __future__ import annotations
 
 from mock_op_auth.config.schema import OIDC_SCOPES, TokenAction
-from mock_op_auth.errors import InvalidGrantError, InvalidRequestError, InvalidTokenError, UnauthorizedClientError
+from mock_op_auth.errors import InvalidGrantError, InvalidTokenError, UnauthorizedClientError
 from mock_op_auth.oauth.clients import AuthenticatedClient
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import JWT_BEARER, BaseGrant, TokenRequest
@@ -30,9 +30,7 @@ class JwtBearerGrant(BaseGrant):
     grant_type = JWT_BEARER
 
     def check(self, call: Call, client: AuthenticatedClient, env: Env) -> TokenRequest:
-        assertion = call.form_param("assertion")
-        if not assertion:
-            raise InvalidRequestError("assertion is required")
+        assertion = call.required_form_param("assertion")
         if not client.client.jwks:
             raise UnauthorizedClientError("the client has no registered keys (jwks) to verify its assertion")
         try:

@@ -54,6 +54,13 @@ class Call:
     def form_param(self, name: str) -> str | None:
         return _single(self.form, name)
 
+    def required_form_param(self, name: str) -> str:
+        """A form parameter that must be there and not empty (``invalid_request`` otherwise)."""
+        value = _single(self.form, name)
+        if not value:
+            raise InvalidRequestError(f"{name} is required")
+        return value
+
     def query_param(self, name: str) -> str | None:
         return _single(self.query, name)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mock_op_auth.config.schema import TokenAction
-from mock_op_auth.errors import InvalidGrantError, InvalidRequestError, OAuthError, UnauthorizedClientError
+from mock_op_auth.errors import InvalidGrantError, OAuthError, UnauthorizedClientError
 from mock_op_auth.oauth.clients import AuthenticatedClient
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import JWT_BEARER, BaseGrant, TokenRequest
@@ -43,9 +43,7 @@ class JwtBearerGrant(BaseGrant):
         self.payments = payments
 
     def check(self, call: Call, client: AuthenticatedClient, env: Env) -> TokenRequest:
-        assertion = call.form_param("assertion")
-        if not assertion:
-            raise InvalidRequestError("assertion is required")
+        assertion = call.required_form_param("assertion")
         if not client.client.jwks:
             raise UnauthorizedClientError("the client has no registered keys to verify its assertion")
         try:
