@@ -66,14 +66,16 @@ def client_certificate(scope: Scope, headers: dict[str, str], header: str | None
     """The certificate of the TLS handshake; else, when ``header`` is configured (a TLS-terminating
     proxy, OP's sandbox), the one that header forwards. A header is never read unless configured.
     The TLS layer (cryptography's x509, ~15 ms of start-up) is imported only when one may be there."""
-    if not (scope.get("extensions") or {}).get("tls") and (header is None or not headers.get(header)):
+    if (scope.get("extensions") or {}).get("tls"):
+        from mock_op_auth.tls.serving import peer_certificate
+
+        presented = peer_certificate(scope)
+        if presented is not None:
+            return presented
+    if header is None or not headers.get(header):
         return None
     from mock_op_auth.tls.certs import ForwardedCertificateError, parse_forwarded_certificate
-    from mock_op_auth.tls.serving import peer_certificate
 
-    presented = peer_certificate(scope)
-    if presented is not None or header is None or not headers.get(header):
-        return presented
     try:
         return parse_forwarded_certificate(headers[header])
     except ForwardedCertificateError:

@@ -41,9 +41,8 @@ from mock_op_auth.server import Server
 
 CONTROL_PREFIX = "/_mock"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-
-
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_PARAM = re.compile(r"{[^}]+}")  # a path parameter: a sample value in its place is checked against own paths
+log = logging.getLogger("mock_op_auth")
 
 
 @dataclass(frozen=True)
@@ -93,10 +92,6 @@ class ResourceHandler(BaseHandler[Checked]):
         if err.dpop_nonce and "dpop-nonce" not in response.headers:
             response.headers["DPoP-Nonce"] = err.dpop_nonce
         return response
-
-
-log = logging.getLogger("mock_op_auth")
-_PARAM = re.compile(r"{[^}]+}")
 
 
 class ResourceTable:

@@ -177,6 +177,11 @@ class KeyPool:
                 self._filling.discard(alg)
 
 
+def new_key(alg: str, pool: KeyPool | None) -> SigningKey:
+    """A fresh key: from ``pool`` when there is one (made ahead), else made now."""
+    return pool.take(alg) if pool is not None else generate_key(alg)
+
+
 def key_from_pem(pem: bytes, alg: str, retire_at: float | None = None) -> SigningKey:
     private = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
@@ -272,15 +277,12 @@ class KeySet:
         self.alg = alg
         self._clock = clock
         self._pool = pool
-        self._keys: list[SigningKey] = [k for k in keys or [] if k.alg == alg] or [self._new_key()]
+        self._keys: list[SigningKey] = [k for k in keys or [] if k.alg == alg] or [new_key(alg, pool)]
         self._stranger: SigningKey | None = None  # signs forged tokens; made on first use, never published
         # token -> (kid, claims) of signatures already checked: a resource stub sees the same token
         # again and again, and an RSA check plus JSON parsing is most of its time. Entries count only
         # while their key is live; times, issuer and revocation are checked by the caller every time.
         self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
-
-    def _new_key(self) -> SigningKey:
-        return self._pool.take(self.alg) if self._pool is not None else generate_key(self.alg)
 
     @property
     def current(self) -> SigningKey:
@@ -313,7 +315,7 @@ class KeySet:
         Keys retired already are dropped here, the one place the list changes."""
         retire_at = self._clock.now() + keep_for
         self._keys = [k if k.retire_at is not None else replace(k, retire_at=retire_at) for k in self.live()]
-        self._keys.append(self._new_key())
+        self._keys.append(new_key(self.alg, self._pool))
         return self.current
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -549,8 +551,7 @@ class SharedKeySet(KeySet):
                  pool: KeyPool | None = None) -> None:
         rows = state.signing_keys(alg)
         if not any(retire_at is None for _, retire_at in rows):
-            key = initial if initial is not None and initial.alg == alg else (
-                pool.take(alg) if pool is not None else generate_key(alg))
+            key = initial if initial is not None and initial.alg == alg else new_key(alg, pool)
             state.init_keys(alg, key.private_pem, key.kid)
             rows = state.signing_keys(alg)
         super().__init__(alg, clock, [key_from_pem(pem, alg, retire_at) for pem, retire_at in rows], pool)
@@ -562,7 +563,7 @@ class SharedKeySet(KeySet):
             self._keys = keys
 
     def rotate(self, keep_for: float) -> SigningKey:
-        key = self._new_key()
+        key = new_key(self.alg, self._pool)
         self._state.rotate_keys(self.alg, key.private_pem, key.kid, self._clock.now() + keep_for)
         self.reload()
         return self.current
