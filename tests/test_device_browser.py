@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from mock_op_auth.testing import OpAuth, run_server
-from tests.test_browser import CHROMIUM_FLAGS, chromium_path, screenshot
+from tests.test_browser import browser, screenshot  # noqa: F401 - the module's Chromium, as in test_spa
 
 GRANTS = Path(__file__).resolve().parent.parent / "fixtures" / "grants.yaml"
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -27,17 +27,8 @@ def live() -> Iterator[OpAuth]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
-def page(browser: Browser, live: OpAuth) -> Iterator[Page]:
+def page(browser: Browser, live: OpAuth) -> Iterator[Page]:  # noqa: F811 - uses the shared browser
     live.reset()
     context = browser.new_context(viewport={"width": 1000, "height": 900})
     page = context.new_page()
