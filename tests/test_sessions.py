@@ -59,7 +59,7 @@ async def test_id_tokens_carry_the_sessions_sid_and_auth_time(client: httpx.Asyn
     session = (await client.get("/_mock/sessions")).json()["sessions"][0]
     assert first["sid"] == again["sid"] == session["sid"]
     assert first["auth_time"] == again["auth_time"] == session["auth_time"]
-    assert again["iat"] == first["iat"] + 120
+    assert again["iat"] - first["iat"] in (120, 121)  # the advance, plus the real second the flows may cross
 
 
 async def test_prompt_none_without_a_session_is_login_required(client: httpx.AsyncClient) -> None:
@@ -95,7 +95,7 @@ async def test_max_age_elapsed_needs_a_new_login(client: httpx.AsyncClient, serv
     params = query_of((await authorize(client, prompt="none", max_age="300")).headers["location"])
     assert params["error"] == "login_required"
     fresh = claims((await code_flow(client, max_age="300"))["id_token"])  # login: auto logs in anew
-    assert fresh["auth_time"] == first["auth_time"] + 301 and fresh["sid"] != first["sid"]
+    assert fresh["auth_time"] - first["auth_time"] in (301, 302) and fresh["sid"] != first["sid"]
     within = claims((await code_flow(client, prompt="none", max_age="300"))["id_token"])
     assert within["sid"] == fresh["sid"]
     assert query_of((await authorize(client, max_age="-1")).headers["location"])["error"] == "invalid_request"

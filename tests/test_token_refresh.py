@@ -24,7 +24,7 @@ async def test_refresh_lifetime_counts_down_from_the_original_issue(client: http
     first = await code_flow(client)
     server.clock.advance(600)
     second = (await refresh(client, first["refresh_token"])).json()
-    assert second["refresh_token_expires_in"] == 1200
+    assert second["refresh_token_expires_in"] in (1199, 1200)  # 1800 - 600, less the real second the flow may cross
 
 
 async def test_reuse_of_a_rotated_refresh_token_revokes_the_family(client: httpx.AsyncClient) -> None:
