@@ -115,6 +115,8 @@ async def test_a_replayed_jti_is_invalid_client(client: httpx.AsyncClient, clien
 @pytest.mark.parametrize(("changes", "why"), [
     ({"exp": int(time.time()) - 10}, "expired"),
     ({"exp": None}, "exp"),
+    ({"exp": True}, "no exp"),  # a JSON true is no timestamp, though Python counts it as 1
+    ({"exp": "9999999999"}, "no exp"),
     ({"aud": "https://elsewhere.example/token"}, "aud"),
     ({"aud": None}, "aud"),
     ({"iss": "someone-else"}, "iss"),

@@ -155,6 +155,9 @@ async def test_only_request_response_type_client_id_and_scope_in_the_query(clien
 @pytest.mark.parametrize("overrides, reason", [
     ({"aud": "https://elsewhere.example"}, "aud"),
     ({"exp": None}, "exp is required"),
+    ({"exp": "tomorrow"}, "exp must be a number"),
+    ({"exp": True}, "exp must be a number"),
+    ({"nbf": 9_999_999_999}, "not valid yet"),
     ({"iss": "someone-else"}, "iss"),
     ({"client_id": "someone-else"}, "client_id"),
 ])

@@ -70,6 +70,8 @@ async def test_aud_may_be_the_issuer_and_scope_may_be_asked_for(client, signer: 
     ({"iss": "demo-public"}, "iss"),
     ({"aud": "https://elsewhere.example/token"}, "aud"),
     ({"exp": None}, "exp"),
+    ({"exp": True}, "needs an exp"),
+    ({"exp": "9999999999"}, "needs an exp"),
     ({"exp": int(time.time()) - 1}, "expired"),
     ({"nbf": int(time.time()) + 300}, "not valid yet"),
     ({"sub": "mallory"}, "no user"),

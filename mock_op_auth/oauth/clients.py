@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from mock_op_auth.config.schema import AuthMethod, Client
 from mock_op_auth.errors import InvalidClientError, InvalidRequestError, InvalidTokenError
+from mock_op_auth.oauth.jwt_claims import Fault, lifetime_fault, names_audience
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import SUPPORTED_ALGS, unverified_claims, unverified_header, verify_hs256, verify_with_jwks
@@ -31,6 +32,12 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 PRIVATE_KEY_ALGS = SUPPORTED_ALGS  # private_key_jwt: never HMAC, never none (RFC 8725 §3.1)
 SECRET_JWT_ALGS = ("HS256",)  # client_secret_jwt: never a public-key algorithm
+ASSERTION_LIFETIME: dict[Fault, str] = {
+    "exp_missing": "the client assertion has no exp",
+    "exp_not_number": "the client assertion has no exp",
+    "expired": "the client assertion has expired",
+    "not_yet_valid": "the client assertion is not valid yet",
+}
 
 
 @dataclass(frozen=True)
@@ -183,20 +190,12 @@ class ClientAuthenticator:
         """``iss`` = ``sub`` = the client, ``aud`` this server, ``exp`` ahead, a ``jti`` never seen."""
         if claims.get("iss") != client_id or claims.get("sub") != client_id:
             raise InvalidClientError("the client assertion's iss and sub must be the client_id")
-        accepted = {call.issuer, f"{call.issuer}/token", f"{call.issuer}{call.path}"}
-        aud = claims.get("aud")
-        named = aud if isinstance(aud, list) else [aud]
-        if not any(isinstance(a, str) and a.rstrip("/") in accepted for a in named):
+        if not names_audience(claims, {call.issuer, f"{call.issuer}/token", f"{call.issuer}{call.path}"}):
             raise InvalidClientError("the client assertion's aud must be the token endpoint or the issuer")
-        now = self.clock.now()
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise InvalidClientError("the client assertion has no exp")
-        if exp <= now:
-            raise InvalidClientError("the client assertion has expired")
-        nbf = claims.get("nbf")
-        if isinstance(nbf, int | float) and nbf > now:
-            raise InvalidClientError("the client assertion is not valid yet")
+        fault = lifetime_fault(claims, self.clock.now())
+        if fault is not None:
+            raise InvalidClientError(ASSERTION_LIFETIME[fault])
+        exp = claims["exp"]
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti or len(jti) > 256:
             raise InvalidClientError("the client assertion needs a jti")

@@ -18,12 +18,19 @@ from mock_op_auth.oauth.clients import AuthenticatedClient
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import JWT_BEARER, BaseGrant, TokenRequest
 from mock_op_auth.oauth.issuer import IssuedTokens
+from mock_op_auth.oauth.jwt_claims import Fault, lifetime_fault, names_audience
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.oauth.scope import check_allowed, parse_scope
 from mock_op_auth.state.keys import verify_with_jwks
 
 TOKEN_PATH = "/token"
 MAX_JTI_LENGTH = 256
+LIFETIME: dict[Fault, str] = {
+    "exp_missing": "the assertion needs an exp",
+    "exp_not_number": "the assertion needs an exp",
+    "expired": "the assertion has expired",
+    "not_yet_valid": "the assertion is not valid yet",
+}
 
 
 class JwtBearerGrant(BaseGrant):
@@ -37,21 +44,14 @@ class JwtBearerGrant(BaseGrant):
             claims = verify_with_jwks(assertion, client.client.jwks)
         except InvalidTokenError as err:
             raise InvalidGrantError(f"the assertion does not verify: {err.description}", reason="assertion") from None
-        now = self.clock.now()
         if claims.get("iss") != client.client_id:
             raise InvalidGrantError("the assertion's iss must be the client_id", reason="assertion")
-        aud = claims.get("aud")
-        named = aud if isinstance(aud, list) else [aud]
-        accepted = {env.issuer, env.issuer + TOKEN_PATH}
-        if not any(isinstance(a, str) and a.rstrip("/") in accepted for a in named):
+        if not names_audience(claims, {env.issuer, env.issuer + TOKEN_PATH}):
             raise InvalidGrantError("the assertion's aud must be the token endpoint or the issuer", reason="assertion")
-        exp, nbf = claims.get("exp"), claims.get("nbf")
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise InvalidGrantError("the assertion needs an exp", reason="assertion")
-        if exp <= now:
-            raise InvalidGrantError("the assertion has expired", reason="assertion")
-        if isinstance(nbf, int | float) and nbf > now:
-            raise InvalidGrantError("the assertion is not valid yet", reason="assertion")
+        fault = lifetime_fault(claims, self.clock.now())
+        if fault is not None:
+            raise InvalidGrantError(LIFETIME[fault], reason="assertion")
+        exp = claims["exp"]
         sub = claims.get("sub")
         users = env.config.users
         user = sub if isinstance(sub, str) and sub in users else (

@@ -8,9 +8,16 @@ from typing import Any
 
 from mock_op_auth.errors import OAuthError
 from mock_op_auth.oauth.context import Env
+from mock_op_auth.oauth.jwt_claims import Fault, lifetime_fault, names_audience
 
 ACR_SCA = "urn:openbanking:psd2:sca"  # strong customer authentication
 ACR_CA = "urn:openbanking:psd2:ca"  # the exemption flow (reused authorization)
+LIFETIME: dict[Fault, str] = {
+    "exp_missing": "exp is required",
+    "exp_not_number": "exp must be a number",
+    "expired": "the JWT has expired",
+    "not_yet_valid": "the JWT is not valid yet",
+}
 
 
 class InvalidRequestObjectError(OAuthError):
@@ -32,19 +39,11 @@ def check_client_jwt(claims: Mapping[str, Any], client_id: str, env: Env, now: f
         raise error("iss must be the client_id")
     if claims.get("client_id", client_id) != client_id:
         raise error("client_id in the JWT does not match the client")
-    aud = claims.get("aud")
-    named = aud if isinstance(aud, list) else [aud]
-    if not any(isinstance(a, str) and a.rstrip("/") in audiences(env) for a in named):
+    if not names_audience(claims, audiences(env)):
         raise error("aud names neither this issuer nor OP's PSD2 host")
-    exp = claims.get("exp")
-    if exp is not None or require_exp:
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise error("exp is required" if exp is None else "exp must be a number")
-        if exp <= now:
-            raise error("the JWT has expired")
-    nbf = claims.get("nbf")
-    if isinstance(nbf, int | float) and nbf > now:
-        raise error("the JWT is not valid yet")
+    fault = lifetime_fault(claims, now, require_exp=require_exp)
+    if fault is not None:
+        raise error(LIFETIME[fault])
 
 
 def requested_intent(claims: Mapping[str, Any]) -> str | None:
