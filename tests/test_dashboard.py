@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import httpx
+import pytest
 
 from mock_op_auth import create_app
 from mock_op_auth.settings import Settings
@@ -145,3 +146,14 @@ async def test_the_dashboard_shows_psd2_payments_with_their_status_now() -> None
 
 async def test_the_dashboard_has_no_payments_section_without_payments(client: httpx.AsyncClient) -> None:
     assert "PSD2 payments" not in await dashboard(client)
+
+
+@pytest.mark.parametrize("advance", ["nan", "inf", "-inf", "1e300", "-1e12", "soon"])
+async def test_a_clock_step_the_control_api_would_refuse_changes_nothing(client: httpx.AsyncClient,
+                                                                          advance: str) -> None:
+    html = await dashboard(client)
+    body = {**form_with(html, "+1 hour").fields, "advance": advance}  # as a hand-made post would send it
+    response = await client.post("/_mock/ui/clock", data=body)
+    assert response.status_code == 400 and "advance" in response.text
+    assert (await client.get("/_mock/clock")).json()["offset"] == 0
+    assert (await client.get("/_mock/ui")).status_code == 200

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from mock_op_auth.http.pages import Pages
 from mock_op_auth.oauth.clients import secrets_equal
 from mock_op_auth.oauth.request import parse_pairs
 from mock_op_auth.server import Server
+from mock_op_auth.state.clock import CLOCK_RANGE, readable
 
 UI = "/_mock/ui"
 CSRF_COOKIE = "mock_op_auth_ui"
@@ -81,6 +83,17 @@ def payments_view(server: Server) -> list[dict[str, Any]]:
     return shown
 
 
+FormHandler = Callable[[dict[str, str], Request, Server], Awaitable[Response]]
+
+
+class Problem(Exception):
+    """A form action refused: shown as the problem page with ``status``."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
+
+
 async def read_form(request: Request) -> dict[str, str]:
     """The posted form, checked against the dashboard's CSRF cookie (double submit)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
@@ -129,57 +142,57 @@ def build_router() -> APIRouter:
         response.set_cookie(CSRF_COOKIE, token, path=base_of(server) + UI, httponly=True, samesite="strict")
         return response
 
-    @router.post("/scenario")
-    async def scenario(request: Request, server: ServerDep) -> Response:
+    def posted(path: str) -> Callable[[FormHandler], FormHandler]:
+        """Register a form action at ``path``: it gets the CSRF-checked form, and a refusal (an
+        unreadable form, a ``Problem`` it raises) is a problem page, not a redirect."""
+        def register(handler: FormHandler) -> FormHandler:
+            async def route(request: Request, server: ServerDep) -> Response:
+                try:
+                    return await handler(await read_form(request), request, server)
+                except InvalidRequestError as err:
+                    return problem(400, err.description)
+                except Problem as refused:
+                    return problem(refused.status, refused.text)
+            router.add_api_route(path, route, methods=["POST"], name=handler.__name__)
+            return handler
+        return register
+
+    @posted("/scenario")
+    async def scenario(form: dict[str, str], request: Request, server: Server) -> Response:
         try:
-            form = await read_form(request)
             server.engine.activate(form.get("name") or None)
-        except InvalidRequestError as err:
-            return problem(400, err.description)
         except KeyError:
-            return problem(404, f"unknown scenario {form.get('name')}")
+            raise Problem(404, f"unknown scenario {form.get('name')}") from None
         return back(server, "scenario", "scenario")
 
-    @router.post("/clock")
-    async def clock(request: Request, server: ServerDep) -> Response:
+    @posted("/clock")
+    async def clock(form: dict[str, str], request: Request, server: Server) -> Response:
+        if form.get("real") == "1":
+            server.clock.reset()
+            return back(server, "clock", "clock")
         try:
-            form = await read_form(request)
-            if form.get("real") == "1":
-                server.clock.reset()
-            else:
-                server.clock.advance(float(form.get("advance", "")))
-        except InvalidRequestError as err:
-            return problem(400, err.description)
+            seconds = float(form.get("advance", ""))
         except ValueError:
-            return problem(400, "advance must be a number of seconds")
+            raise Problem(400, "advance must be a number of seconds") from None
+        if not readable(server.clock.now() + seconds):
+            raise Problem(400, f"advance {form['advance']}: {CLOCK_RANGE}")
+        server.clock.advance(seconds)
         return back(server, "clock", "clock")
 
-    @router.post("/tokens/revoke")
-    async def revoke(request: Request, server: ServerDep) -> Response:
-        try:
-            form = await read_form(request)
-        except InvalidRequestError as err:
-            return problem(400, err.description)
+    @posted("/tokens/revoke")
+    async def revoke(form: dict[str, str], request: Request, server: Server) -> Response:
         if not revoke_live_token(server, form.get("id", "")):
-            return problem(404, "no live token with that id (expired or revoked already)")
+            raise Problem(404, "no live token with that id (expired or revoked already)")
         return back(server, "revoked", "tokens")
 
-    @router.post("/sessions/end")
-    async def end_session(request: Request, server: ServerDep) -> Response:
-        try:
-            form = await read_form(request)
-        except InvalidRequestError as err:
-            return problem(400, err.description)
+    @posted("/sessions/end")
+    async def end_session(form: dict[str, str], request: Request, server: Server) -> Response:
         if not await end_sessions(server, [form.get("sid", "")], issuer_of(request, server.settings.issuer)):
-            return problem(404, "no live session with that sid (it ended already)")
+            raise Problem(404, "no live session with that sid (it ended already)")
         return back(server, "session", "sessions")
 
-    @router.post("/journal/clear")
-    async def clear_journal(request: Request, server: ServerDep) -> Response:
-        try:
-            await read_form(request)
-        except InvalidRequestError as err:
-            return problem(400, err.description)
+    @posted("/journal/clear")
+    async def clear_journal(form: dict[str, str], request: Request, server: Server) -> Response:
         server.journal.clear()
         return back(server, "journal", "journal")
 

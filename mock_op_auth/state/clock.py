@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
+
+MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it no date can be written
+CLOCK_RANGE = f"the clock must stay between 0 and {MAX_EPOCH} (the year 9999)"
+
+
+def readable(epoch: float) -> bool:
+    """Whether the clock may read ``epoch``: finite, not before 1970 and not after the year 9999,
+    so every expiry and every date the mock writes stays computable."""
+    return math.isfinite(epoch) and 0 <= epoch <= MAX_EPOCH
 
 
 class Clock:
