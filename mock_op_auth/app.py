@@ -265,6 +265,13 @@ def openapi_paths(endpoints: tuple[Endpoint, ...]) -> dict[str, dict[str, Any]]:
     return paths
 
 
+def _reason(error: dict[str, Any]) -> str:
+    """A validation error's message; for JSON that does not parse, with the parser's reason."""
+    msg = str(error.get("msg", ""))
+    cause = (error.get("ctx") or {}).get("error") if error.get("type") == "json_invalid" else None
+    return f"{msg}: {cause}" if cause else msg
+
+
 def create_app(config: Config | None = None, settings: Settings | None = None, *,
                server: Server | None = None, tls: TlsSettings | None = None) -> FastAPI:
     """Build one mock: ``config`` is the fixture (default: the embedded one); ``tls`` when it is
@@ -310,7 +317,7 @@ def create_app(config: Config | None = None, settings: Settings | None = None, *
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        problems = [{"loc": list(e.get("loc", ())), "msg": _reason(e)} for e in exc.errors()]
         return json_response({"error": "invalid_request",
                               "error_description": "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}"
                                                              for p in problems),

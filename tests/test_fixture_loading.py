@@ -94,6 +94,22 @@ def test_broken_json_is_refused(tmp_path: Path) -> None:
     assert "not valid JSON" in problem
 
 
+@pytest.mark.parametrize(("name", "text", "why"), [
+    ("nan.yaml", "users:\n  u: {claims: {score: .nan}}\n", "nan is not a JSON number"),
+    ("inf.yaml", "scenarios:\n  s: {rules: [{match: {endpoint: token}, token: {claims: {exp: .inf}}}]}\n",
+     "inf is not a JSON number"),
+    ("surrogate.yaml", 'users:\n  u: {claims: {name: "\\ud800"}}\n', "invalid Unicode"),  # PyYAML's own
+    ("surrogate.json", '{"users": {"u": {"claims": {"name": "\\ud800"}}}}', "lone surrogate"),
+    ("big.json", '{"users": {"u": {"claims": {"n": 1e400}}}}', "too large"),
+    ("nan.json", '{"users": {"u": {"claims": {"n": NaN}}}}', "NaN is not a JSON number"),
+])
+def test_values_no_response_could_carry_are_refused(tmp_path: Path, name: str, text: str, why: str) -> None:
+    """A fixture is written back as JSON (userinfo, token claims, a rule's answer): what cannot
+    be is refused at load, with the section it sits in, not met as a 500 at the first request."""
+    [problem] = problems(write(tmp_path, name, text))
+    assert why in problem and name in problem
+
+
 def test_missing_path_is_refused(tmp_path: Path) -> None:
     [problem] = problems(tmp_path / "absent.yaml")
     assert "no such file" in problem

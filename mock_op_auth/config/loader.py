@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from mock_op_auth.config.schema import Config
 from mock_op_auth.errors import FixtureError, Problem
+from mock_op_auth.json_input import parse_json, value_problem
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FIXTURE_BYTES = 4 * 1024 * 1024
@@ -83,7 +84,7 @@ def _read(file: Path) -> str:
 
 def _parse(name: str, text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text) if name.endswith(".json") else yaml.load(text, Loader=_SAFE_LOADER)
+        data = parse_json(text) if name.endswith(".json") else yaml.load(text, Loader=_SAFE_LOADER)
     except (ValueError, yaml.YAMLError) as err:
         raise FixtureError([Problem(name, "", f"not valid {'JSON' if name.endswith('.json') else 'YAML'}: "
                                               f"{_one_line(str(err))}")]) from None
@@ -102,6 +103,8 @@ def _validate(documents: dict[str, dict[str, Any]], base_dirs: dict[str, Path | 
         for key, value in data.items():
             if key not in _SECTIONS:
                 problems.append(Problem(name, key, f"unknown section (expected one of {', '.join(_SECTIONS)})"))
+            elif problem := value_problem(value):  # .nan, .inf, "\ud800": nothing a response could carry
+                problems.append(Problem(name, key, problem))
             elif key == "resources":
                 if not isinstance(value, list):
                     problems.append(Problem(name, key, "must be a list"))

@@ -5,6 +5,7 @@ With ``MOCK_OP_AUTH_ADMIN_TOKEN`` set, every call but health needs ``Authorizati
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -25,7 +26,7 @@ from mock_op_auth.errors import OAuthError
 from mock_op_auth.http.call import issuer_of
 from mock_op_auth.http.deps import ServerDep
 from mock_op_auth.http.namespaces import NamespaceError
-from mock_op_auth.json_input import JsonNestingError, parse_json
+from mock_op_auth.json_input import JsonInputError, JsonNestingError, parse_json
 from mock_op_auth.oauth.device import DeviceDecisionError, format_user_code
 from mock_op_auth.scenarios import RuleLimitError
 from mock_op_auth.server import Server
@@ -36,14 +37,18 @@ AdminDep = Annotated[None, Depends(require_admin)]
 
 class ControlRequest(Request):
     """A control call's request: FastAPI reads its JSON body through ``parse_json``, so a body
-    nested too deep is a 400 like any unreadable body (malformed JSON stays FastAPI's 422)."""
+    nested too deep is a 400 like any unreadable body, and what RFC 8259 does not allow (NaN,
+    Infinity, a lone surrogate) is malformed JSON: FastAPI's 422, with the reason."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
+            body = await self.body()
             try:
-                self._json = parse_json(await self.body())
+                self._json = parse_json(body)
             except JsonNestingError as err:
                 raise HTTPException(400, str(err)) from None
+            except JsonInputError as err:
+                raise json.JSONDecodeError(str(err), body.decode("utf-8", "replace"), 0) from None
         return self._json
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mock_op_auth.errors import InvalidTokenError
 from mock_op_auth.oauth.clients import secrets_equal
+from mock_op_auth.oauth.jwt_claims import is_time
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import KeySet
 from mock_op_auth.state.store import AccessToken, Store
@@ -136,11 +137,11 @@ class BearerValidator:
         claims = self._keys.verify(token)
         now = self._clock.now()
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", claims.get("iat"))
-        if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        if not is_time(exp) or not is_time(iat):
             raise InvalidTokenError("malformed")
         if exp <= now - CLOCK_SKEW:
             raise InvalidTokenError("expired")
-        if isinstance(nbf, int | float) and nbf > now + CLOCK_SKEW:
+        if is_time(nbf) and nbf > now + CLOCK_SKEW:
             raise InvalidTokenError("not_yet_valid")
         if claims.get("iss") not in issuers:
             raise InvalidTokenError("wrong_issuer")

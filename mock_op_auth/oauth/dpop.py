@@ -32,6 +32,7 @@ from mock_op_auth.errors import (
     UseDpopNonceError,
 )
 from mock_op_auth.oauth.bearer import BearerValidator, TokenInfo
+from mock_op_auth.oauth.jwt_claims import is_time
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import thumbprint, unverified_header, verify_with_jwk
@@ -145,7 +146,7 @@ class DpopVerifier:
             raise InvalidDpopProofError(f"the DPoP proof's htm must be {method}")
         if not isinstance(htu, str) or normalize_uri(htu) != normalize_uri(uri):
             raise InvalidDpopProofError(f"the DPoP proof's htu must be {uri}")
-        if not isinstance(iat, int | float) or isinstance(iat, bool):
+        if not is_time(iat):
             raise InvalidDpopProofError("the DPoP proof needs an iat")
         now = self.clock.now()
         if iat < now - PROOF_MAX_AGE:

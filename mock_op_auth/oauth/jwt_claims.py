@@ -8,14 +8,19 @@ string ``exp``, a ``true`` timestamp or an ``aud`` list are judged alike everywh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 Fault = Literal["exp_missing", "exp_not_number", "expired", "not_yet_valid"]
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def is_time(value: object) -> bool:
+    """A NumericDate (RFC 7519 §2): a finite number; ``true`` is none though Python counts it as 1,
+    and NaN is none as it compares false with every time and so would pass every window."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def names_audience(claims: Mapping[str, Any], accepted: Collection[str]) -> bool:
@@ -31,11 +36,11 @@ def lifetime_fault(claims: Mapping[str, Any], now: float, *, require_exp: bool =
     checked only when present (OP's exemption assertions carry none)."""
     exp = claims.get("exp")
     if exp is not None or require_exp:
-        if not _is_number(exp):
+        if not is_time(exp):
             return "exp_missing" if exp is None else "exp_not_number"
         if exp <= now:
             return "expired"
     nbf = claims.get("nbf")
-    if _is_number(nbf) and nbf > now:
+    if is_time(nbf) and nbf > now:
         return "not_yet_valid"
     return None

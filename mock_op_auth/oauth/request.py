@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from mock_op_auth.errors import InvalidRequestError
-from mock_op_auth.json_input import JsonNestingError, parse_json
+from mock_op_auth.json_input import JsonInputError, parse_json
 
 if TYPE_CHECKING:  # the TLS layer (cryptography's x509) is imported once a certificate arrives
     from mock_op_auth.tls.certs import ClientCertificate
@@ -70,7 +70,7 @@ class Call:
             return None
         try:
             return parse_json(self.body)
-        except JsonNestingError as err:
+        except JsonInputError as err:
             raise InvalidRequestError(str(err)) from None
         except ValueError:
             raise InvalidRequestError("the body is not valid JSON") from None
