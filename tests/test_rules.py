@@ -258,6 +258,13 @@ async def test_environment_variable_picks_the_default_scenario(monkeypatch: pyte
     {"match": {"endpoint": "payments"}, "status": "Bogus"},
     {"match": {"endpoint": "token"}, "status": "pending", "respond": {"status": 500}},
     {"match": {"endpoint": "token"}, "status": ""},
+    # past what a store holds or a response can be: refused when added, not a 500 at each match
+    {"match": {"endpoint": "introspect"}, "delay_ms": 1, "times": 10**29},
+    {"match": {"endpoint": "token"}, "token": {"expires_in": 10**23}},
+    {"match": {"endpoint": "token"}, "token": {"refresh_token_expires_in": -(10**23)}},
+    {"match": {"endpoint": "token"}, "respond": {"status": 101, "json": {"a": 1}}},  # no final response
+    {"match": {"endpoint": "token"}, "respond": {"status": 204, "json": {"a": 1}}},  # a 204 has no content
+    {"match": {"endpoint": "token"}, "respond": {"status": 304, "text": "x"}},
 ])
 async def test_malformed_rule_is_422_and_changes_nothing(client: httpx.AsyncClient, rule: dict[str, Any]) -> None:
     response = await client.post("/_mock/rules", json=rule)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mock_op_auth.config.schema import OIDC_SCOPES, TokenAction
+from mock_op_auth.config.schema import MAX_LIFETIME, OIDC_SCOPES, TokenAction
 from mock_op_auth.errors import OAuthError
 from mock_op_auth.oauth.context import TokenShape
 from mock_op_auth.oauth.issuer import Subject
@@ -38,7 +38,6 @@ WRONG_ISSUER = "https://wrong-issuer.invalid"  # RFC 2606: a name that can never
 WRONG_AUDIENCE = "https://wrong-audience.invalid"
 EXPIRED_AGO = 60
 NOT_BEFORE_IN = 600
-TEN_YEARS = 10 * 365 * 24 * 3600
 RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope"})
 
 
@@ -51,7 +50,7 @@ class MintRequest(BaseModel):
     sub: str | None = Field(None, description="the subject; default: the client itself, as in client credentials")
     scope: str | list[str] | None = Field(None, description="space-separated or a list; default: the client's "
                                                              "non-OpenID scopes; every scope must be the client's")
-    expires_in: int | None = Field(None, ge=-TEN_YEARS, le=TEN_YEARS,
+    expires_in: int | None = Field(None, ge=-MAX_LIFETIME, le=MAX_LIFETIME,
                                    description="lifetime in seconds (negative: already expired); "
                                                "default: server.access_token_ttl")
     claims: dict[str, Any] = Field({}, description="extra claims (registered claims come from the other fields)")
