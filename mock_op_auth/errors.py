@@ -4,12 +4,14 @@ Each dialect (``dialects/``) renders these; nothing here builds a response body.
 
     OAuthError                      RFC 6749 §5.2 / §4.1.2.1
     ├── InvalidRequestError         400 invalid_request
-    │   └── RequestTooLargeError    413 invalid_request
+    │   ├── RequestTooLargeError    413 invalid_request
+    │   └── UnsupportedEncodingError 415 invalid_request
     ├── InvalidClientError          401 invalid_client (knows whether HTTP Basic was tried)
     ├── InvalidGrantError           400 invalid_grant
     ├── UnauthorizedClientError     400 unauthorized_client
     ├── UnsupportedGrantTypeError   400 unsupported_grant_type
     ├── UnsupportedResponseTypeError 400 unsupported_response_type
+    ├── RequestNotSupportedError    400 request_not_supported (OIDC Core §3.1.2.6)
     ├── InvalidScopeError           400 invalid_scope
     ├── InvalidTargetError          400 invalid_target (RFC 8707, RFC 8693 §2.2.2)
     ├── AccessDeniedError           403 access_denied
@@ -101,6 +103,13 @@ class RequestTooLargeError(InvalidRequestError):
     status = 413
 
 
+class UnsupportedEncodingError(InvalidRequestError):
+    """Raised when a body comes with a content coding (gzip, say) the server does not read
+    (RFC 9110 §15.5.16): read as it is, it would be refused for the wrong reason."""
+
+    status = 415
+
+
 class InvalidClientError(OAuthError):
     """Raised when client authentication fails (unknown client, wrong secret, two methods at once)."""
 
@@ -143,6 +152,13 @@ class UnsupportedResponseTypeError(OAuthError):
     """Raised when the authorization endpoint does not know the ``response_type``."""
 
     code = "unsupported_response_type"
+
+
+class RequestNotSupportedError(OAuthError):
+    """Raised when an authorization request carries a request object (``request``, OIDC Core
+    §3.1.2.6) where the server takes none: discovery says ``request_parameter_supported: false``."""
+
+    code = "request_not_supported"
 
 
 class InvalidScopeError(OAuthError):

@@ -62,6 +62,7 @@ async def test_loopback_port_exception_does_not_cover_other_paths(client: httpx.
     ({"code_challenge": "a" * 43, "code_challenge_method": "S512"}, "invalid_request"),
     ({"prompt": "none login"}, "invalid_request"),
     ({"response_mode": "form_post"}, "invalid_request"),
+    ({"request": "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."}, "request_not_supported"),  # OIDC Core §3.1.2.6
 ])
 async def test_errors_after_the_redirect_is_trusted_go_back_to_the_client(
         client: httpx.AsyncClient, params: dict[str, str], error: str) -> None:

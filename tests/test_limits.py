@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -35,6 +36,17 @@ async def test_chunked_token_body_without_length_is_413(client: httpx.AsyncClien
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
     assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate, gzip"])
+async def test_a_token_body_with_a_content_coding_is_415(client: httpx.AsyncClient, coding: str) -> None:
+    body = gzip.compress(b"grant_type=client_credentials")
+    response = await client.post("/token", content=body, headers={**FORM, "Content-Encoding": coding}, auth=CLIENT)
+    assert response.status_code == 415 and response.json()["error"] == "invalid_request"
+    assert coding in response.json()["error_description"]
+    plain = await client.post("/token", content=b"grant_type=client_credentials",
+                              headers={**FORM, "Content-Encoding": "identity"}, auth=CLIENT)
+    assert plain.status_code == 200
 
 
 async def test_control_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:

@@ -10,7 +10,7 @@ from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.types import Scope
 
-from mock_op_auth.errors import InvalidRequestError
+from mock_op_auth.errors import InvalidRequestError, UnsupportedEncodingError
 from mock_op_auth.http.limits import MAX_BODY_BYTES, read_bounded
 from mock_op_auth.oauth.request import FORM_TYPE, Call, parse_pairs
 
@@ -107,6 +107,9 @@ async def read_call(request: Request, configured_issuer: str | None, cert_header
     method = scope["method"]
     if method in ("POST", "PUT", "PATCH", "DELETE"):
         body = await read_bounded(request.stream(), headers.get("content-length"))
+        coding = headers.get("content-encoding", "identity").strip().lower()
+        if body and coding != "identity":
+            raise UnsupportedEncodingError(f"the body has the content coding {coding[:40]}; send it without one")
         if content_type == FORM_TYPE and body:
             try:
                 form = parse_pairs(body.decode("utf-8"))

@@ -33,6 +33,7 @@ from mock_op_auth.errors import (
     LoginRequiredError,
     OAuthError,
     Redirect,
+    RequestNotSupportedError,
     UnauthorizedClientError,
     UnsupportedResponseTypeError,
 )
@@ -192,6 +193,9 @@ class AuthorizeService:
     def _check_request(self, params: dict[str, str], env: Env, client_id: str, redirect: Redirect,
                        sent: str | None, session: Session | None = None) -> AuthorizeRequest:
         client = env.config.clients[client_id]
+        if "request" in params:  # its parameters would be silently ignored (OIDC Core §3.1.2.6)
+            raise RequestNotSupportedError("request objects are not supported here; send the parameters "
+                                           "themselves, or push them to /par")
         response_type = params.get("response_type")
         if not response_type:
             raise InvalidRequestError("response_type is required")
