@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,6 +14,20 @@ import httpx
 
 CLIENT = ("demo-client", "demo-secret")
 REDIRECT = "http://localhost:8000/callback"
+
+
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim given in a test's parameters, resolved when the JWT is signed (``at_signing``):
+    a timestamp computed when the module is collected goes stale over a slow run."""
+
+    seconds: int
+
+
+def at_signing(claims: dict[str, Any]) -> dict[str, Any]:
+    """``claims`` with every ``FromNow`` made a timestamp now, and ``None`` members left out."""
+    now = int(time.time())
+    return {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items() if v is not None}
 
 
 def pkce_pair() -> tuple[str, str]:

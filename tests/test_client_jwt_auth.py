@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from mock_op_auth.config.schema import Client, Config
 from mock_op_auth.state.keys import SigningKey, generate_key
 from tests.conftest import build_app
+from tests.helpers import FromNow, at_signing
 
 ISSUER = "http://mock.test"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -66,7 +67,7 @@ def claims_for(client_id: str, **changes: Any) -> dict[str, Any]:
     claims = {"iss": client_id, "sub": client_id, "aud": f"{ISSUER}/token", "iat": now, "exp": now + 60,
               "jti": str(uuid.uuid4())}
     claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
+    return at_signing(claims)
 
 
 def private_key_jwt(key: SigningKey, client_id: str = "pk-client", **changes: Any) -> str:
@@ -113,7 +114,7 @@ async def test_a_replayed_jti_is_invalid_client(client: httpx.AsyncClient, clien
 
 
 @pytest.mark.parametrize(("changes", "why"), [
-    ({"exp": int(time.time()) - 10}, "expired"),
+    ({"exp": FromNow(-10)}, "expired"),
     ({"exp": None}, "exp"),
     ({"exp": True}, "no exp"),  # a JSON true is no timestamp, though Python counts it as 1
     ({"exp": "9999999999"}, "no exp"),
@@ -121,7 +122,7 @@ async def test_a_replayed_jti_is_invalid_client(client: httpx.AsyncClient, clien
     ({"aud": None}, "aud"),
     ({"iss": "someone-else"}, "iss"),
     ({"jti": None}, "jti"),
-    ({"nbf": int(time.time()) + 600}, "not valid yet"),
+    ({"nbf": FromNow(600)}, "not valid yet"),
 ])
 async def test_bad_claims_are_invalid_client(client: httpx.AsyncClient, client_key: SigningKey,
                                              changes: dict[str, Any], why: str) -> None:

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from tests.dpop_helpers import ProofKey
-from tests.helpers import CLIENT
+from tests.helpers import CLIENT, FromNow, at_signing
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -32,7 +32,7 @@ def keyed(server, signer: ProofKey) -> None:
 def assertion(signer: ProofKey, **changes: Any) -> str:
     claims = {"iss": "demo-client", "sub": "alice", "aud": "http://mock.test/token", "exp": int(time.time()) + 60,
               **changes}
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, signer.private, algorithm="ES256",
+    return jwt.encode(at_signing(claims), signer.private, algorithm="ES256",
                       headers={"kid": "k1"})
 
 
@@ -72,8 +72,8 @@ async def test_aud_may_be_the_issuer_and_scope_may_be_asked_for(client, signer: 
     ({"exp": None}, "exp"),
     ({"exp": True}, "needs an exp"),
     ({"exp": "9999999999"}, "needs an exp"),
-    ({"exp": int(time.time()) - 1}, "expired"),
-    ({"nbf": int(time.time()) + 300}, "not valid yet"),
+    ({"exp": FromNow(-1)}, "expired"),
+    ({"nbf": FromNow(300)}, "not valid yet"),
     ({"sub": "mallory"}, "no user"),
     ({"sub": None}, "no user"),
 ])

@@ -207,5 +207,5 @@ class DeviceCodeGrant(BaseGrant):
     def _redeem(self, req: TokenRequest, device: DeviceCode, env: Env, override: TokenAction | None) -> IssuedTokens:
         grant = self._new_grant(req, env, device.decided_at or self.clock.now_int(), {})
         with_refresh = "refresh_token" in req.client.client.grant_types
-        return self._issue(req, env, override, grant=grant, with_refresh=with_refresh)
+        return self._issue(req, env, override, grant=grant, with_refresh=with_refresh, now=grant.created_at)
 

@@ -88,10 +88,13 @@ class BaseGrant:
         return None
 
     def _issue(self, req: TokenRequest, env: Env, override: TokenAction | None, *, grant: Grant | None,
-               with_refresh: bool, nonce: str | None = None, refresh: str | None = None) -> IssuedTokens:
+               with_refresh: bool, nonce: str | None = None, refresh: str | None = None,
+               now: int | None = None) -> IssuedTokens:
         """Issue an access token (and, for a grant, a refresh token and an ID token) and record them.
-        ``refresh``: the refresh token to issue, when the caller already made it its grant's current one."""
-        now = self.clock.now_int()
+        ``refresh``: the refresh token to issue, when the caller already made it its grant's current one;
+        ``now``: the instant a grant made for this request was made at, so that its refresh lifetime
+        reads whole (``refresh_token_expires_in`` 1800, not 1799 when a second ticked in between)."""
+        now = self.clock.now_int() if now is None else now
         scope = parse_scope(override.scope) if override and override.scope is not None else req.scope
         extra = {**grant.extra_claims, **req.extra_claims} if grant else req.extra_claims
         who = Subject(req.client_id, req.subject, req.user, scope or (), grant.id if grant else None,
@@ -178,7 +181,8 @@ class AuthorizationCodeGrant(BaseGrant):
         if isinstance(sid, str):  # the login session's grants end with it (server.revoke_on_logout)
             self.store.link_session_grant(sid, grant.id)
         with_refresh = "refresh_token" in req.client.client.grant_types
-        return self._issue(req, env, override, grant=grant, with_refresh=with_refresh, nonce=req.code.nonce)
+        return self._issue(req, env, override, grant=grant, with_refresh=with_refresh, nonce=req.code.nonce,
+                           now=grant.created_at)
 
 
 class ClientCredentialsGrant(BaseGrant):
@@ -196,7 +200,7 @@ class ClientCredentialsGrant(BaseGrant):
         if not env.shape.client_credentials_refresh:
             return self._issue(req, env, override, grant=None, with_refresh=False)
         grant = self._new_grant(req, env, self.clock.now_int(), {})
-        return self._issue(req, env, override, grant=grant, with_refresh=True)
+        return self._issue(req, env, override, grant=grant, with_refresh=True, now=grant.created_at)
 
 
 class RefreshTokenGrant(BaseGrant):
