@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -258,3 +259,30 @@ async def test_namespaces_are_shared_by_apps_on_one_store(shared_spec: str) -> N
         assert (await b.post("/introspect", data={"token": token}, auth=CLIENT)).json() == {"active": False}
         assert (await b.delete("/_mock/namespaces/team-1")).status_code == 204
         assert (await a.post("/ns/team-1/introspect", data={"token": token}, auth=CLIENT)).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["*", "t*", "team-?", "[a-z]*", "team-a\\"])
+async def test_deleting_a_namespace_no_name_could_be_deletes_nothing(store_spec: str | None, name: str) -> None:
+    """A name no namespace can have is a 404 that changes nothing; on Redis it once reached a
+    SCAN pattern and deleted every key it matched (the root's signing keys and tokens with ``*``)."""
+    async with mock(store_spec) as client:
+        assert (await client.post("/_mock/namespaces", json={"name": "team-a"})).status_code == 201
+        jwks = (await client.get("/jwks")).json()
+        root = (await client_credentials(client))["access_token"]
+        inside = (await client.post("/ns/team-a/token", data={"grant_type": "client_credentials"}, auth=CLIENT))
+        response = await client.delete(f"/_mock/namespaces/{quote(name, safe='')}")
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+        assert (await client.post("/introspect", data={"token": root}, auth=CLIENT)).json()["active"] is True
+        seen = await client.post("/ns/team-a/introspect", data={"token": inside.json()["access_token"]}, auth=CLIENT)
+        assert seen.json()["active"] is True
+        assert [n["name"] for n in (await client.get("/_mock/namespaces")).json()["namespaces"]] == ["team-a"]
+        assert (await client.get("/jwks")).json() == jwks
+
+
+async def test_a_redis_prefix_with_glob_characters_resets_only_its_own_keys(redis_spec: str) -> None:
+    base = redis_spec.split("?")[0]
+    own = redis_spec.split("prefix=")[1]
+    async with mock(f"{base}?prefix={own}-a") as neighbour, mock(f"{base}?prefix={own}-*") as starred:
+        token = (await client_credentials(neighbour))["access_token"]
+        assert (await starred.post("/_mock/reset")).status_code == 200
+        assert (await neighbour.post("/introspect", data={"token": token}, auth=CLIENT)).json()["active"] is True

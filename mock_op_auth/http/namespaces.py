@@ -130,6 +130,9 @@ class Namespaces:
         return self._build(record, config)
 
     def delete(self, name: str) -> bool:
+        """Forget namespace ``name``; False when there is none (a name no namespace could have included)."""
+        if not NAME.match(name):
+            return False
         if self.root.shared:
             found = bool(self.root.store.ns_delete(name))  # type: ignore[attr-defined]
             with self._lock:

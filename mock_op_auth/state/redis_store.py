@@ -75,6 +75,12 @@ return id
 """
 
 
+def glob_escape(text: str) -> str:
+    """``text`` matched literally in a SCAN pattern: a prefix or name holding ``*``, ``?`` or
+    ``[`` would otherwise match other keys (another namespace's, the root's, another mock's)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 def split_prefix(url: str) -> tuple[str, str]:
     """The URL without its ``prefix`` parameter (redis-py knows no such thing), and the key prefix."""
     parts = urlsplit(url)
@@ -267,7 +273,8 @@ class RedisStore(RecordStore):
         """The keys a reset deletes: every record, index and grant set but those of KEPT_BY_RESET."""
         kept = tuple(f"{self._n}{part}/{kind}".encode() for kind in KEPT_BY_RESET for part in ("r", "i"))
         keys: list[bytes] = []
-        for pattern in (f"{self._n}r/*", f"{self._n}i/*", f"{self._n}g/*"):
+        own = glob_escape(self._n)
+        for pattern in (f"{own}r/*", f"{own}i/*", f"{own}g/*"):
             keys.extend(self._call(lambda p=pattern: list(self._r.scan_iter(match=p, count=1000))))
         return [key for key in keys if not key.startswith(kept)]
 
@@ -473,6 +480,7 @@ class RedisStore(RecordStore):
         self._call(self._r.transaction, attempt, registry)
 
     def ns_delete(self, name: str) -> bool:
+        """Forget namespace ``name`` and its data (any left by an idle one too); False if unknown."""
         found = bool(self._call(self._r.hdel, self._registry(), name))
         self._drop_data(name)
         return found
@@ -482,7 +490,8 @@ class RedisStore(RecordStore):
         return sorted((r for r in found if r.used_at > now - idle_ttl), key=lambda r: r.created_at)
 
     def _drop_data(self, name: str) -> None:
-        keys = self._call(lambda: list(self._r.scan_iter(match=f"{self._base}{name}/*", count=1000)))
+        pattern = glob_escape(f"{self._base}{name}/") + "*"
+        keys = self._call(lambda: list(self._r.scan_iter(match=pattern, count=1000)))
         if keys:
             self._call(self._r.delete, *keys)
 
