@@ -127,8 +127,9 @@ def serve(args: argparse.Namespace) -> int:
     state_errors: tuple[type[Exception], ...] = ()
     if settings.state:
         from mock_op_auth.state.sqlite import StateError
+        from mock_op_auth.state.store import StoreUnavailableError
 
-        state_errors = (StateError,)
+        state_errors = (StateError, StoreUnavailableError)
     options: dict[str, Any] = {}
     tls = None
     if settings.tls or settings.tls_cert:
@@ -159,6 +160,7 @@ def serve_workers(settings: Settings) -> int:
     from mock_op_auth.state.clock import Clock
     from mock_op_auth.state.factory import open_store
     from mock_op_auth.state.sqlite import StateError
+    from mock_op_auth.state.store import StoreUnavailableError
 
     folder = None
     if not settings.state:
@@ -167,7 +169,7 @@ def serve_workers(settings: Settings) -> int:
     try:
         try:
             open_store(str(settings.state), Clock()).close()  # reachable, schema made, before any worker starts
-        except StateError as err:
+        except (StateError, StoreUnavailableError) as err:
             print(f"mock-op-auth: {err}", file=sys.stderr)
             return 1
         for name in ENV_FIELDS:

@@ -175,12 +175,18 @@ def test_redis_going_away_answers_503_and_recovers_with_nothing_half_written(tmp
     ("redis://127.0.0.1:notaport/0", "Port could not be cast"),
     ("redis://127.0.0.1:6379/zero", "the database is a number"),
     ("sqlite://", "sqlite:///relative/path"),
+    # what redis-py would refuse only at the first connection
+    ("redis://127.0.0.1:6379/0?db=abc", "Invalid value for 'db'"),
+    ("redis://127.0.0.1:6379/0?socket_timeout=soon", "Invalid value for 'socket_timeout'"),
+    ("redis://127.0.0.1:6379/0?colour=red", "colour"),
+    ("redis://mock:s3cret-pw@127.0.0.1:6379/0?colour=red", "redis://mock:***@127.0.0.1:6379/0"),
 ])
 def test_a_store_url_that_cannot_be_parsed_exits_2_with_the_reason(spec: str, reason: str) -> None:
     result = subprocess.run([str(BIN), "serve", "--port", "0", "--state", spec], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 2, result.stderr
     assert reason in result.stderr
+    assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr
 
 
 def test_a_store_that_cannot_be_reached_exits_1_with_the_reason() -> None:
@@ -188,6 +194,15 @@ def test_a_store_that_cannot_be_reached_exits_1_with_the_reason() -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "cannot reach Redis" in result.stderr
+
+
+def test_a_redis_that_refuses_the_database_exits_1_with_the_reason() -> None:
+    url = redis_url().split("?")[0].rsplit("/", 1)[0] + "/99999"
+    result = subprocess.run([str(BIN), "serve", "--port", "0", "--state", url], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert "Redis refused" in result.stderr and "DB index is out of range" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_workers_share_one_temporary_store_answer_healthcheck_and_stop_gracefully(tmp_path: Path) -> None:

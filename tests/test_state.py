@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,33 @@ def test_a_file_that_is_not_a_database_is_refused_at_start(tmp_path: Path) -> No
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "state database" in result.stderr
+
+
+@pytest.mark.parametrize("schema", ["CREATE TABLE meta (k TEXT, v TEXT)", "CREATE TABLE signing_keys (kid TEXT)"])
+def test_another_programs_database_is_refused_at_start(tmp_path: Path, schema: str) -> None:
+    state = tmp_path / "theirs.db"
+    with sqlite3.connect(state) as db:
+        db.execute(schema)
+    result = subprocess.run([str(BIN), "serve", "--port", "0", "--state", str(state)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert "not a state database of this server" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_a_new_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds the private signing keys, client secrets and session secrets."""
+    state = tmp_path / "state.db"
+    previous = os.umask(0o022)
+    try:
+        app = create_app(settings=Settings(state=str(state)))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
+            issued = await client.post("/token", data={"grant_type": "client_credentials"}, auth=CLIENT)
+            assert issued.status_code == 200
+    finally:
+        os.umask(previous)
+    files = sorted(tmp_path.glob("state.db*"))
+    assert {f.name for f in files} >= {"state.db", "state.db-wal", "state.db-shm", "state.db-lock"}
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
 
 
 # -- a live server killed with SIGKILL and started again on the same file -----------------------------

@@ -10,7 +10,7 @@ opened or reached is a ``StateError`` (exit 1).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.store import RecordStore, StoreUnavailableError
@@ -20,6 +20,31 @@ SCHEMES = "a file path, sqlite:///PATH or redis://HOST:PORT/DB"
 
 class StoreUrlError(ValueError):
     """A ``--state`` value that names no store this server knows."""
+
+
+def shown(spec: str) -> str:
+    """``spec`` as messages print it: a Redis URL's password masked."""
+    try:
+        parts = urlsplit(spec)
+        if parts.password is None:
+            return spec
+    except ValueError:
+        return spec
+    netloc = f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _check_redis_options(spec: str) -> None:
+    """What redis-py would refuse only at the first connection (``?db=abc``, ``?socket_timeout=x``,
+    an option it does not know), refused now: a connection is made, not connected."""
+    import redis
+
+    from mock_op_auth.state.redis_store import split_prefix
+
+    try:
+        redis.ConnectionPool.from_url(split_prefix(spec)[0]).make_connection().disconnect()
+    except (ValueError, TypeError) as err:
+        raise StoreUrlError(f"{shown(spec)}: {err}") from None
 
 
 def parse_state(spec: str) -> tuple[str, str]:
@@ -38,13 +63,14 @@ def parse_state(spec: str) -> tuple[str, str]:
             parts = urlsplit(spec)
             port = parts.port  # raises ValueError when it is not a number
         except ValueError as err:
-            raise StoreUrlError(f"{spec}: {err}") from None
+            raise StoreUrlError(f"{shown(spec)}: {err}") from None
         if not parts.hostname:
-            raise StoreUrlError(f"{spec}: a Redis URL needs a host: redis://HOST:PORT/DB")
+            raise StoreUrlError(f"{shown(spec)}: a Redis URL needs a host: redis://HOST:PORT/DB")
         db = parts.path.strip("/")
         if db and not db.isdigit():
-            raise StoreUrlError(f"{spec}: the database is a number (redis://HOST:PORT/0), not {db!r}")
+            raise StoreUrlError(f"{shown(spec)}: the database is a number (redis://HOST:PORT/0), not {db!r}")
         del port
+        _check_redis_options(spec)
         return "redis", spec
     raise StoreUrlError(f"{spec}: unknown store {scheme}://; give {SCHEMES}")
 
@@ -53,6 +79,8 @@ def open_store(spec: str, clock: Clock) -> RecordStore:
     """Open the shared store ``spec`` names; StateError when it cannot be used now."""
     kind, target = parse_state(spec)
     if kind == "redis":
+        from redis import RedisError
+
         from mock_op_auth.state.redis_store import RedisStore
         from mock_op_auth.state.sqlite import StateError
 
@@ -60,7 +88,9 @@ def open_store(spec: str, clock: Clock) -> RecordStore:
             store = RedisStore(target, clock)
             store.ping()
         except StoreUnavailableError as err:
-            raise StateError(f"{spec}: cannot reach Redis: {err}") from None
+            raise StateError(f"{shown(spec)}: cannot reach Redis: {err}") from None
+        except RedisError as err:  # reached, and refused: a database index past the server's, a wrong password
+            raise StateError(f"{shown(spec)}: Redis refused: {err}") from None
         return store
     from mock_op_auth.state.sqlite import SqliteStore
 

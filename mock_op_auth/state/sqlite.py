@@ -72,6 +72,41 @@ class StateError(RuntimeError):
     """The state file cannot be opened or is not a mock-op-auth state database."""
 
 
+def _create_private(path: str) -> None:
+    """Create the state file readable by its owner only: it holds private signing keys, client
+    secrets and session secrets (SQLite gives ``-wal`` and ``-shm`` the file's own mode). A file
+    that exists keeps the mode its owner gave it."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError as err:
+        raise StateError(f"{path}: cannot create the state database: {err}") from None
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _expected_tables() -> dict[str, set[str]]:
+    """The tables SCHEMA makes and their columns, read from a database made by it."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(SCHEMA)
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {table: _columns(db, table) for table in tables}
+    finally:
+        db.close()
+
+
+def _check_tables(db: sqlite3.Connection, path: str | Path) -> None:
+    """Refuse a database whose tables of the same names are not the mock's (another program's
+    file): its first query would fail instead, in the middle of a request."""
+    for table, expected in _expected_tables().items():
+        missing = expected - _columns(db, table)
+        if missing:
+            raise StateError(f"{path}: table {table} has no column {', '.join(sorted(missing))}: "
+                             "not a state database of this server")
+
+
 class _Connection:
     """One SQLite connection and its lock, shared by the views of every namespace in a process.
 
@@ -84,6 +119,8 @@ class _Connection:
         self.lock = threading.Lock()
         self.path = str(path)
         self._write_lock: int | None = None
+        if self.path != ":memory:":
+            _create_private(self.path)
         try:
             self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
             self.db.execute("PRAGMA busy_timeout=10000")
@@ -100,6 +137,7 @@ class _Connection:
                     columns = {row[1] for row in self.db.execute("PRAGMA table_info(signing_keys)")}
                     if "ns" not in columns:  # a file of the first release
                         self.db.execute("ALTER TABLE signing_keys ADD COLUMN ns TEXT NOT NULL DEFAULT ''")
+                    _check_tables(self.db, path)
                 except BaseException:
                     self.db.execute("ROLLBACK")
                     raise
