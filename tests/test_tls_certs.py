@@ -302,10 +302,15 @@ def test_client_certificate_files_are_named_by_the_common_name(tmp_path: Path) -
     assert (cert_file.name, key_file.name) == ("tpp-1-a.crt", "tpp-1-a.key")
     assert mode(key_file) == 0o600
     assert ClientCertificate.from_pem(cert_file.read_text()).subject_dn == "CN=tpp 1/a,O=Example TPP"
-    assert write_client_certificate(ca, "O=No Common Name", tmp_path / "out")[0].name == "client.crt"
+    unnamed = {write_client_certificate(ca, subject, tmp_path / "out")[0].name for subject in ("O=No Common Name",
+                                                                                              "O=Another", "CN=.")}
+    assert len(unnamed) == 3 and all(n.startswith("client-") and n.endswith(".crt") for n in unnamed)
+    again = write_client_certificate(ca, "O=Another", tmp_path / "out")[0].name
+    assert again in unnamed  # the same subject is issued again in place
 
 
-@pytest.mark.parametrize("subject", ["hello", "", "   ", "FOO=bar", "C=FIN", "CN=a,,O=b", "CN=" + "x" * 65, "=x"])
+@pytest.mark.parametrize("subject", ["hello", "", "   ", "FOO=bar", "C=FIN", "CN=a,,O=b", "CN=" + "x" * 65, "=x",
+                                     "emailAddress=\u00e4@example.com", "CN=x,1.2.840.113549.1.9.1=#0c03e282ac"])
 def test_a_subject_that_is_not_a_dn_is_refused(tmp_path: Path, subject: str) -> None:
     ca = ensure_ca(tmp_path)
     with pytest.raises(DistinguishedNameError) as caught:

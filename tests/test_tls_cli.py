@@ -86,8 +86,9 @@ def test_certs_commands_print_the_files_they_make(tmp_path: Path) -> None:
     assert crt.exists() and stat.S_IMODE(key.stat().st_mode) == 0o600
     context = ssl.create_default_context(cafile=ca.stdout.strip())
     context.load_cert_chain(crt, key)  # the pair belongs together
-    bad = cli("certs", "client", "no dn here", "--tls-dir", str(tmp_path / "tls"))
-    assert bad.returncode == 2 and "distinguished name" in bad.stderr
+    for subject in ("no dn here", "CN=tpp-1,emailAddress=\u00e4@example.com"):  # emailAddress is ASCII only
+        bad = cli("certs", "client", subject, "--tls-dir", str(tmp_path / "tls"))
+        assert bad.returncode == 2 and "distinguished name" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_the_pytest_marker_serves_https(pytester: pytest.Pytester) -> None:

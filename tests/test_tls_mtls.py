@@ -134,8 +134,9 @@ def test_the_control_api_hands_out_the_ca_and_client_certificates(mock: OpAuth) 
         cert.verify_directly_issued_by(ca)
         assert cert.subject.rfc4514_string() == "CN=tpp-1,O=Example TPP"
         assert ClientCertificate.from_pem(body["certificate"]).x5t_s256 == body["x5t#S256"]
-        bad = http.post("/_mock/certs", json={"subject": "not a distinguished name"})
-        assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
+        for subject in ("not a distinguished name", "emailAddress=\u00e4@example.com"):
+            bad = http.post("/_mock/certs", json={"subject": subject})
+            assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])

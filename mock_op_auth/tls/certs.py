@@ -217,14 +217,18 @@ def write_client_certificate(
 ) -> tuple[Path, Path]:
     """Issue a client certificate and write ``<name>.crt`` and ``<name>.key`` (0600) to ``out_dir``.
 
-    ``<name>`` is the subject's CN made safe for a file name (``client`` without one); an
-    earlier pair of that name is replaced. Returns ``(cert_file, key_file)``.
+    ``<name>`` is the subject's CN made safe for a file name; without a CN that leaves a name,
+    ``client-`` and a digest of the subject, so two such subjects never share files. An earlier
+    pair of that name (the same CN) is replaced. Returns ``(cert_file, key_file)``.
     """
     cert_pem, key_pem = issue_client_certificate(ca, subject)
-    common_names = parse_dn(subject).get_attributes_for_oid(NameOID.COMMON_NAME)
+    name = parse_dn(subject)
+    common_names = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", str(common_names[0].value)).strip("-.") if common_names else ""
+    if not stem:
+        stem = f"client-{hashlib.sha256(name.public_bytes()).hexdigest()[:12]}"
     directory = _directory(out_dir)
-    cert_file, key_file = directory / f"{stem or 'client'}.crt", directory / f"{stem or 'client'}.key"
+    cert_file, key_file = directory / f"{stem}.crt", directory / f"{stem}.key"
     _write(key_file, key_pem.encode("ascii"), 0o600)
     _write(cert_file, cert_pem.encode("ascii"), 0o644)
     return cert_file, key_file

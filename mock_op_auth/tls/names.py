@@ -50,6 +50,7 @@ def parse_dn(value: str) -> x509.Name:
         raise DistinguishedNameError("a distinguished name must not be empty (like CN=tpp-1,O=Example TPP)")
     try:
         name = x509.Name.from_rfc4514_string(_strip_separator_blanks(value), _ATTRIBUTE_OIDS)
+        name.public_bytes()  # a value its attribute cannot hold (emailAddress is IA5: ASCII) fails only here
     except ValueError as exc:  # cryptography's parser mostly raises a bare ValueError
         reason = f" ({exc})" if str(exc) else ""
         shown = value if len(value) <= 80 else value[:77] + "..."
