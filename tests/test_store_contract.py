@@ -33,6 +33,7 @@ from mock_op_auth.state.store import (
     RefreshToken,
     RegisteredClient,
 )
+from tests.conftest import redis_url
 from tests.helpers import CLIENT, REDIRECT, client_credentials, code_flow, get_code
 
 
@@ -286,3 +287,23 @@ async def test_a_redis_prefix_with_glob_characters_resets_only_its_own_keys(redi
         token = (await client_credentials(neighbour))["access_token"]
         assert (await starred.post("/_mock/reset")).status_code == 200
         assert (await neighbour.post("/introspect", data={"token": token}, auth=CLIENT)).json()["active"] is True
+
+
+async def test_processes_put_their_key_back_when_redis_comes_back_empty(redis_spec: str) -> None:
+    """A Redis restarted without its data: the processes' key goes back into it, so a process
+    started afterwards signs and verifies with the same key (not a new one that orphans theirs)."""
+    import redis
+
+    prefix = redis_spec.split("prefix=")[1]
+    async with mock(redis_spec) as first:
+        kid = (await first.get("/jwks")).json()["keys"][0]["kid"]
+        wiped = redis.Redis.from_url(redis_url())
+        try:
+            wiped.delete(*wiped.scan_iter(match=f"{prefix}:*"))
+        finally:
+            wiped.close()
+        token = (await client_credentials(first))["access_token"]  # issued after the loss
+        async with mock(redis_spec) as later:
+            assert [k["kid"] for k in (await later.get("/jwks")).json()["keys"]] == [kid]
+            seen = await later.post("/introspect", data={"token": token}, auth=CLIENT)
+            assert seen.json()["active"] is True

@@ -558,9 +558,14 @@ class SharedKeySet(KeySet):
         self._state = state
 
     def reload(self) -> None:
-        keys = [key_from_pem(pem, self.alg, retire_at) for pem, retire_at in self._state.signing_keys(self.alg)]
-        if keys:
-            self._keys = keys
+        rows = self._state.signing_keys(self.alg)
+        if not any(retire_at is None for _, retire_at in rows):
+            # The store lost its keys (a Redis restarted empty): this process's current key goes
+            # back, so the tokens every process signed with it still verify, and a process
+            # started now adopts it instead of making another.
+            self._state.init_keys(self.alg, self.current.private_pem, self.current.kid)
+            rows = self._state.signing_keys(self.alg)
+        self._keys = [key_from_pem(pem, self.alg, retire_at) for pem, retire_at in rows]
 
     def rotate(self, keep_for: float) -> SigningKey:
         key = new_key(self.alg, self._pool)
