@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ENV_PREFIX = "mock_op_auth_"
 
@@ -45,6 +46,26 @@ class Settings(BaseModel):
         env = {name.lower()[len(ENV_PREFIX):]: value for name, value in os.environ.items()
                if name.lower().startswith(ENV_PREFIX)}
         return {**{name: env[name] for name in cls.model_fields if name in env}, **data}
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, issuer: str | None) -> str | None:
+        """RFC 8414 §2, OIDC Discovery §3: an https (here also http) URL with a host and no query
+        or fragment; every endpoint in discovery and every token's ``iss`` is built on it."""
+        if issuer is None:
+            return None
+        try:
+            parts = urlsplit(issuer)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as err:
+            raise ValueError(f"{issuer!r} is not a URL: {err}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{issuer!r} must be an http:// or https:// URL with a host, like https://op.example")
+        if parts.query or parts.fragment or "?" in issuer or "#" in issuer:
+            raise ValueError(f"{issuer!r} must have no query or fragment (RFC 8414 §2)")
+        if any(c.isspace() for c in issuer) or not issuer.isprintable():
+            raise ValueError(f"{issuer!r} must have no blanks or control characters")
+        return issuer
 
     def extra_tls_hosts(self) -> list[str]:
         return [h.strip() for h in (self.tls_hosts or "").split(",") if h.strip()]

@@ -80,6 +80,13 @@ def test_healthcheck_reads_the_port_from_the_environment(served: tuple[str, subp
     ({"MOCK_OP_AUTH_PORT": "eighty"}, "port: Input should be a valid integer"),
     ({"MOCK_OP_AUTH_LOG_LEVEL": "loud"}, "log_level: Input should be"),
     ({"mock_op_auth_workers": "0"}, "workers: Input should be greater than or equal to 1"),  # names match in any case
+    # every endpoint in discovery and every iss is built on the issuer (RFC 8414 §2)
+    ({"MOCK_OP_AUTH_ISSUER": "not-a-url"}, "must be an http:// or https:// URL with a host"),
+    ({"MOCK_OP_AUTH_ISSUER": "ftp://op.example"}, "must be an http:// or https:// URL"),
+    ({"MOCK_OP_AUTH_ISSUER": "https://op.example/?tenant=1"}, "no query or fragment"),
+    ({"MOCK_OP_AUTH_ISSUER": "https://op.example/#x"}, "no query or fragment"),
+    ({"MOCK_OP_AUTH_ISSUER": "https://op.example/a b"}, "no blanks"),
+    ({"MOCK_OP_AUTH_ISSUER": "https://op.example:http/"}, "is not a URL"),
 ])
 def test_a_bad_setting_in_the_environment_exits_2_with_the_reason(env: dict[str, str], reason: str) -> None:
     result = run("serve", env=env)
