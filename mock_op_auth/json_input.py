@@ -78,15 +78,25 @@ def value_problem(value: Any) -> str | None:
     return None
 
 
-def parse_json(data: bytes | str) -> Any:
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        twice = next(name for i, (name, _) in enumerate(pairs) if name in (n for n, _ in pairs[:i]))
+        raise JsonInputError(f"duplicate key {twice!r}")
+    return value
+
+
+def parse_json(data: bytes | str, *, unique_keys: bool = False) -> Any:
     """``json.loads`` of ``data``, nested at most ``MAX_JSON_DEPTH`` deep, finite numbers and
-    Unicode text only. Raises ValueError: ``JsonInputError`` (the message can be shown), or
-    ``json.JSONDecodeError``/``UnicodeDecodeError`` for what is not JSON."""
+    Unicode text only; with ``unique_keys`` (files people write), a member named twice in one
+    object is refused rather than the last kept. Raises ValueError: ``JsonInputError`` (the
+    message can be shown), or ``json.JSONDecodeError``/``UnicodeDecodeError`` for what is not JSON."""
     text = data.decode(json.detect_encoding(data), "surrogatepass") if isinstance(data, bytes) else data
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     if max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > MAX_JSON_DEPTH:
         raise JsonNestingError(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
-    value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    value = json.loads(text, parse_constant=_no_constant, parse_float=_finite,
+                       object_pairs_hook=_unique if unique_keys else None)
     if not text.isascii() or "\\u" in text:  # else no string can hold a surrogate
         problem = value_problem(value)
         if problem:

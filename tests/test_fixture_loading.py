@@ -110,6 +110,23 @@ def test_values_no_response_could_carry_are_refused(tmp_path: Path, name: str, t
     assert why in problem and name in problem
 
 
+@pytest.mark.parametrize(("name", "text", "twice"), [
+    ("clients.yaml", MINIMAL + "  app:\n    secret: t\n    grant_types: [client_credentials]\n", "app"),
+    ("server.yaml", "server: {code_ttl: 30}\nserver: {code_ttl: 60}\n", "server"),
+    ("clients.json", '{"clients": {"app": {"secret": "s"}, "app": {"secret": "t"}}}', "app"),
+])
+def test_a_key_given_twice_in_one_file_is_refused(tmp_path: Path, name: str, text: str, twice: str) -> None:
+    """YAML and JSON parsers keep the last of two equal keys: the first client would vanish unseen."""
+    [problem] = problems(write(tmp_path, name, text))
+    assert f"duplicate key '{twice}'" in problem
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    text = MINIMAL + "  other:\n    <<: &base {secret: s, grant_types: [client_credentials], scopes: [read]}\n" \
+                     "    secret: other-secret\n"
+    assert load_fixtures(write(tmp_path, "merge.yaml", text)).clients["other"].secret == "other-secret"
+
+
 def test_missing_path_is_refused(tmp_path: Path) -> None:
     [problem] = problems(tmp_path / "absent.yaml")
     assert "no such file" in problem

@@ -24,7 +24,23 @@ MAX_FIXTURE_BYTES = 4 * 1024 * 1024
 _MAPPED_SECTIONS = ("clients", "users", "scenarios")
 _SECTIONS = ("server", *_MAPPED_SECTIONS, "resources")
 # libyaml's safe loader when PyYAML was built with it (same documents, a fifth of the start-up cost)
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_BASE_LOADER):
+    """The safe loader, refusing a key given twice in one mapping: YAML says keys are unique, and
+    PyYAML would keep the last silently (a second ``clients: a:`` drops the first client)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
+                                                            key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def load_default() -> Config:
@@ -84,7 +100,10 @@ def _read(file: Path) -> str:
 
 def _parse(name: str, text: str) -> dict[str, Any]:
     try:
-        data = parse_json(text) if name.endswith(".json") else yaml.load(text, Loader=_SAFE_LOADER)
+        if name.endswith(".json"):
+            data = parse_json(text, unique_keys=True)
+        else:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)
     except (ValueError, yaml.YAMLError) as err:
         raise FixtureError([Problem(name, "", f"not valid {'JSON' if name.endswith('.json') else 'YAML'}: "
                                               f"{_one_line(str(err))}")]) from None
