@@ -78,6 +78,9 @@ def _marker_args(request: pytest.FixtureRequest) -> dict[str, Any]:
     if marker.args or not marker.kwargs.keys() <= MARKER_KEYS:
         raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.op_auth takes only the keywords "
                                 f"fixtures=, scenario= and tls=, got {marker.args} {marker.kwargs}")
+    if not isinstance(marker.kwargs.get("tls", False), bool):  # tls="no" would be true
+        raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.op_auth(tls=...) takes True or False, "
+                                f"got {marker.kwargs['tls']!r}")
     return dict(marker.kwargs)
 
 

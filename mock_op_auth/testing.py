@@ -41,6 +41,13 @@ GRACE = 2  # seconds a request in flight at exit may take before it is cancelled
 FixturePaths = str | Path | Sequence[str | Path]
 
 
+
+def segment(value: str) -> str:
+    """``value`` as one path segment: every reserved character escaped, and ``.``/``..`` too, which
+    URL normalisation would otherwise remove (``end_session(".")`` would end every session)."""
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
 class OpAuthError(RuntimeError):
     """The mock refused a call the helper made (an unknown scenario, a malformed rule, a bad client)."""
 
@@ -162,7 +169,7 @@ class OpAuth:
     def end_session(self, sid: str | None = None) -> None:
         """End one login session (``sid``) or all of them, as a logout does: back-channel logout to
         their clients, and with ``server.revoke_on_logout`` their tokens revoked. An unknown sid raises."""
-        self._call("DELETE", f"/_mock/sessions/{sid}" if sid is not None else "/_mock/sessions")
+        self._call("DELETE", f"/_mock/sessions/{segment(sid)}" if sid is not None else "/_mock/sessions")
 
     def namespace(self, name: str | None = None, fixtures: FixturePaths | Config | None = None) -> OpAuth:
         """A namespace of this mock (DESIGN §11): a whole mock of its own under ``/ns/{name}``,
@@ -185,12 +192,12 @@ class OpAuth:
         """Approve a device code as ``user`` (default: the user ``login: auto`` picks), as the user would
         on ``/device``; returns ``{"user_code", "status"}``. An unknown code or one already decided
         or expired raises OpAuthError."""
-        return dict(self._call("POST", f"/_mock/device/{quote(user_code, safe='')}",
+        return dict(self._call("POST", f"/_mock/device/{segment(user_code)}",
                                json={"decision": "approve", "user": user}))
 
     def deny_device(self, user_code: str) -> dict[str, Any]:
         """Deny a device code: its next poll answers ``access_denied``."""
-        return dict(self._call("POST", f"/_mock/device/{quote(user_code, safe='')}", json={"decision": "deny"}))
+        return dict(self._call("POST", f"/_mock/device/{segment(user_code)}", json={"decision": "deny"}))
 
     def token(self, client_id: str = "demo-client", client_secret: str = "demo-secret",
               scope: str | None = None) -> str:

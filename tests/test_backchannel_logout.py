@@ -150,6 +150,10 @@ def test_ending_a_session_by_the_control_api_logs_out_over_the_back_channel(rece
         with pytest.raises(Exception, match="404"):
             mock.end_session(session["sid"])
         sign_in(mock, browser, login_hint="bob")
+        for odd in (".", "a/b", ".."):  # an id, not a path: "." once reached DELETE /_mock/sessions (all)
+            with pytest.raises(Exception, match="404"):
+                mock.end_session(odd)
+        assert len(mock.sessions()) == 1
         mock.end_session()
         assert mock.sessions() == [] and len(receiver.received) == 2
 

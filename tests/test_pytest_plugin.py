@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -51,9 +50,15 @@ def test_op_auth_is_one_server_per_session_reset_before_each_test(pytester: pyte
             URLS.append(op_auth.url)
             assert len(set(URLS)) == 1
     """)
-    before = set(threading.enumerate())
-    pytester.runpytest(*QUIET).assert_outcomes(passed=3)
-    assert set(threading.enumerate()) == before  # the session's server stopped with the session
+    pytester.makeconftest("""
+        import threading
+
+        def pytest_unconfigure(config):  # after the session's fixtures are torn down
+            print("threads left:", sorted(t.name for t in threading.enumerate() if t is not threading.main_thread()))
+    """)
+    result = pytester.runpytest(*QUIET, "-s")
+    result.assert_outcomes(passed=3)
+    assert "threads left: []" in result.stdout.str()  # the session's server stopped with the session
 
 
 def test_marker_gives_other_fixtures_their_own_cached_server(pytester: pytest.Pytester) -> None:
@@ -138,12 +143,17 @@ def test_bad_marker_or_unknown_scenario_fails_the_test_with_the_reason(pytester:
         @pytest.mark.op_auth(fixtures="missing.yaml")
         def test_missing_file(op_auth):
             pass
+
+        @pytest.mark.op_auth(tls="no")
+        def test_tls_not_a_bool(op_auth):
+            pass
     """)
     result = pytester.runpytest(*QUIET)
-    result.assert_outcomes(errors=3)
+    result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(["*takes only the keywords fixtures=, scenario= and tls=*",
                                  "*unknown scenario no-such-scenario*",
-                                 "*missing.yaml*no such file or directory*"])
+                                 "*missing.yaml*no such file or directory*",
+                                 "*op_auth(tls=...) takes True or False, got 'no'*"])
 
 
 def test_plugin_is_registered_by_entry_point(pytester: pytest.Pytester) -> None:

@@ -159,7 +159,7 @@ def test_exit_stops_the_thread_and_releases_the_port() -> None:
         port = int(server.url.rsplit(":", 1)[1])
         assert server.token()
         assert set(threading.enumerate()) - before
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) <= before  # threads of earlier tests may end meanwhile
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
     with socket.socket() as again:  # the port can be bound again
@@ -170,7 +170,7 @@ def test_an_error_in_the_block_still_stops_the_server() -> None:
     before = set(threading.enumerate())
     with pytest.raises(RuntimeError, match="boom"), run_server():
         raise RuntimeError("boom")
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) <= before  # threads of earlier tests may end meanwhile
 
 
 def test_fixture_file_settings_and_port(tmp_path: Path) -> None:
@@ -210,4 +210,4 @@ def test_bad_arguments_are_refused_before_anything_starts() -> None:
         pass
     with pytest.raises(ValueError, match="unknown scenario"), run_server(scenario="nope"):
         pass
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) <= before  # threads of earlier tests may end meanwhile
