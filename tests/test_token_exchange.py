@@ -12,7 +12,7 @@ import pytest
 
 from mock_op_auth.config.schema import TokenExchangeSettings
 from tests.dpop_helpers import ProofKey
-from tests.helpers import CLIENT, client_credentials, code_flow
+from tests.helpers import CLIENT, REDIRECT, client_credentials, code_flow, get_code, pkce_pair
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
@@ -111,11 +111,36 @@ async def test_may_act_limits_who_may_act(client: httpx.AsyncClient) -> None:
 
 
 async def test_an_id_token_is_a_subject_too(client: httpx.AsyncClient) -> None:
-    id_token = (await code_flow(client, scope="openid profile", login_hint="bob"))["id_token"]
+    id_token = (await code_flow(client, scope="openid profile accounts", login_hint="bob"))["id_token"]
     response = await exchange(client, id_token, ID)
     assert response.status_code == 200, response.text
     assert claims(response.json()["access_token"])["sub"] == "bob"
-    assert response.json()["scope"] == "accounts payments"  # an ID token grants no scope: the client's own
+    assert response.json()["scope"] == "accounts"  # the grant's API scope: what bob consented to
+    refused(await exchange(client, id_token, ID, scope="payments"), "invalid_scope")
+
+
+async def test_an_id_token_of_another_client_is_refused(client: httpx.AsyncClient) -> None:
+    verifier, challenge = pkce_pair()
+    code = await get_code(client, client_id="demo-public", code_challenge=challenge, code_challenge_method="S256")
+    public = await client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                               "client_id": "demo-public", "redirect_uri": REDIRECT,
+                                               "code_verifier": verifier})
+    assert public.status_code == 200, public.text
+    assert "issued to another client" in refused(await exchange(client, public.json()["id_token"], ID))
+
+
+async def test_an_id_token_stops_with_its_grant_and_with_a_reset(client: httpx.AsyncClient) -> None:
+    first = await code_flow(client, scope="openid accounts")
+    again = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    rotated = (await client.post("/token", data=again, auth=CLIENT)).json()
+    assert (await exchange(client, rotated["id_token"], ID)).status_code == 200
+    replayed = await client.post("/token", data=again, auth=CLIENT)
+    assert replayed.json()["error"] == "invalid_grant"  # a reuse: the family is revoked
+    for id_token in (first["id_token"], rotated["id_token"]):
+        assert "revoked" in refused(await exchange(client, id_token, ID))
+    before_reset = (await code_flow(client, scope="openid accounts"))["id_token"]
+    await client.post("/_mock/reset")
+    assert "no record" in refused(await exchange(client, before_reset, ID))
 
 
 async def test_the_scope_is_at_most_the_subject_tokens(client: httpx.AsyncClient) -> None:

@@ -7,6 +7,8 @@ resource stub treat both alike. A scenario's ``token`` action is applied here an
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from mock_op_auth.config.schema import ServerConfig, TokenAction
 from mock_op_auth.oauth.context import TokenShape
 from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.keys import KeySet, half_hash
-from mock_op_auth.state.store import AccessToken, Store
+from mock_op_auth.state.store import AccessToken, IssuedIdToken, Store
 
 # OIDC Core §5.4: which user claims each scope releases. Claims of no standard scope are always released.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -147,7 +149,15 @@ class TokenIssuer:
         claims.update(who.extra_claims)
         if override:
             claims.update(override.claims)
-        return self._keys.sign(claims, typ="JWT")
+        token = self._keys.sign(claims, typ="JWT")
+        if who.grant_id is not None:  # what a token exchange of it checks (oauth/token_exchange.py)
+            self._store.put_id_token(IssuedIdToken(token_digest(token), who.grant_id, now + server_config.id_token_ttl))
+        return token
+
+
+def token_digest(token: str) -> str:
+    """What a token is recorded by when it has no id of its own: base64url SHA-256 of its text."""
+    return base64.urlsafe_b64encode(hashlib.sha256(token.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
 
 
 ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

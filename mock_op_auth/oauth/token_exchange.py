@@ -7,6 +7,10 @@ What a client may ask for is its fixture's ``token_exchange.audiences``: another
 The scope is at most the subject token's and the client's. A subject or actor token that is
 forged, expired, revoked, not ours or not of the type named is ``invalid_request`` (RFC 8693
 §2.2.2). No refresh token is issued.
+
+An ID token is taken from the client it was issued to (its ``aud``, OIDC Core §2) and while the
+grant it came from stands: not after that grant's refresh family was revoked for a reuse, nor
+after a reset. It grants at most the scope of that grant (what the user consented to).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from mock_op_auth.oauth.bearer import BearerValidator
 from mock_op_auth.oauth.clients import AuthenticatedClient
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import TOKEN_EXCHANGE, BaseGrant, TokenRequest
-from mock_op_auth.oauth.issuer import IssuedTokens, TokenIssuer
+from mock_op_auth.oauth.issuer import IssuedTokens, TokenIssuer, token_digest
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.oauth.scope import check_allowed, parse_scope
 from mock_op_auth.state.clock import Clock
@@ -39,8 +43,9 @@ class PresentedToken:
     """A verified subject or actor token: whose it is, and what it grants."""
 
     subject: str
-    scope: tuple[str, ...] | None  # None: an ID token, which grants no scope
+    scope: tuple[str, ...]
     claims: dict[str, Any]
+    id_token: bool = False
 
 
 class TokenExchangeGrant(BaseGrant):
@@ -56,14 +61,14 @@ class TokenExchangeGrant(BaseGrant):
         requested_type = call.form_param("requested_token_type")
         if requested_type not in (None, ACCESS_TOKEN):
             raise InvalidRequestError("only access tokens are issued (requested_token_type)")
-        subject = self._presented(call, "subject_token", env, required=True)
+        subject = self._presented(call, "subject_token", env, client.client_id, required=True)
         assert subject is not None
-        actor = self._presented(call, "actor_token", env, required=False)
+        actor = self._presented(call, "actor_token", env, client.client_id, required=False)
         audience = self._targets(call, client, env)
-        allowed = [s for s in client.client.scopes if subject.scope is None or s in subject.scope]
+        allowed = [s for s in client.client.scopes if s in subject.scope]
         requested = parse_scope(call.form_param("scope"))
         if requested is None:
-            requested = tuple(s for s in allowed if subject.scope is not None or s not in OIDC_SCOPES)
+            requested = tuple(s for s in allowed if not subject.id_token or s not in OIDC_SCOPES)
         check_allowed(requested, allowed, what="this client and subject token")
         extra: dict[str, Any] = {}
         if actor is not None:
@@ -79,7 +84,8 @@ class TokenExchangeGrant(BaseGrant):
         issued = self._issue(req, env, override, grant=None, with_refresh=False)
         return replace(issued, extra_fields={"issued_token_type": ACCESS_TOKEN, **issued.extra_fields})
 
-    def _presented(self, call: Call, name: str, env: Env, *, required: bool) -> PresentedToken | None:
+    def _presented(self, call: Call, name: str, env: Env, client_id: str, *,
+                   required: bool) -> PresentedToken | None:
         """The ``subject_token`` or ``actor_token`` with its ``*_token_type``, verified."""
         token = call.form_param(name)
         token_type = call.form_param(f"{name}_type")
@@ -94,7 +100,7 @@ class TokenExchangeGrant(BaseGrant):
         try:
             if token_type == ACCESS_TOKEN:
                 return self._access_token(token, env)
-            return self._id_token(token, env)
+            return self._id_token(token, env, client_id)
         except InvalidTokenError as err:
             raise InvalidRequestError(f"the {name} is not valid: {err.description}") from None
 
@@ -104,7 +110,7 @@ class TokenExchangeGrant(BaseGrant):
         info = self.bearer.validate(token, env.known_issuers)
         return PresentedToken(info.subject, info.scope, info.claims)
 
-    def _id_token(self, token: str, env: Env) -> PresentedToken:
+    def _id_token(self, token: str, env: Env, client_id: str) -> PresentedToken:
         if token.count(".") != 2 or unverified_header(token).get("typ") != "JWT":
             raise InvalidTokenError("malformed", "it is not an ID token")
         claims = self.keys.verify(token)
@@ -115,7 +121,16 @@ class TokenExchangeGrant(BaseGrant):
             raise InvalidTokenError("wrong_issuer")
         if not isinstance(claims.get("sub"), str):
             raise InvalidTokenError("malformed")
-        return PresentedToken(claims["sub"], None, claims)
+        aud = claims.get("aud")
+        if client_id not in (aud if isinstance(aud, list) else [aud]):
+            raise InvalidTokenError("wrong_audience", "it was issued to another client (its aud)")
+        issued = self.store.get_id_token(token_digest(token))
+        grant = self.store.get_grant(issued.grant_id) if issued is not None else None
+        if grant is None:
+            raise InvalidTokenError("unknown", "this server has no record of it (issued before a reset?)")
+        if grant.revoked:
+            raise InvalidTokenError("revoked", "the grant it came from was revoked")
+        return PresentedToken(claims["sub"], grant.scope, claims, id_token=True)
 
     @staticmethod
     def _targets(call: Call, client: AuthenticatedClient, env: Env) -> str | list[str] | None:

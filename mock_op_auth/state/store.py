@@ -172,6 +172,16 @@ class Marker:
     expires_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedIdToken:
+    """An ID token issued at the token endpoint, by its digest (it carries no ``jti``: OP's claim
+    set has none): the grant it came from, so a token exchange can tell it still stands."""
+
+    digest: str
+    grant_id: str
+    expires_at: float
+
+
 # --- PSD2 state: intents (AIS consents) and clients registered at runtime (op-auth.md §4.1, §4.3) ---
 
 IntentStatus = Literal["Unauthorized", "Authorizing", "Authorized", "Rejected", "Revoked", "Expired"]
@@ -327,6 +337,7 @@ KINDS: dict[str, Kind] = {
                       limit=MAX_DEVICE_CODES),
     "pushed": Kind(PushedRequest, attrgetter("request_uri"), attrgetter("expires_at"), limit=MAX_PUSHED_REQUESTS),
     "marker": Kind(Marker, attrgetter("key"), attrgetter("expires_at"), limit=MAX_MARKERS),
+    "id_token": Kind(IssuedIdToken, attrgetter("digest"), attrgetter("expires_at")),
     "intent": Kind(Intent, attrgetter("id"), lambda i: i.expires_at + INTENT_RETENTION),
     "client": Kind(RegisteredClient, attrgetter("client_id"), lambda c: NEVER, limit=MAX_REGISTERED_CLIENTS),
     "payment": Kind(Payment, attrgetter("id"), attrgetter("expires_at")),
@@ -409,6 +420,8 @@ class Store(Protocol):
     def put_pushed(self, pushed: PushedRequest) -> None: ...
     def get_pushed(self, request_uri: str) -> PushedRequest | None: ...
     def take_pushed(self, request_uri: str) -> PushedRequest | None: ...  # remove and return it (single use)
+    def put_id_token(self, token: IssuedIdToken) -> None: ...
+    def get_id_token(self, digest: str) -> IssuedIdToken | None: ...
     # markers: add_marker is False when a live marker with that key exists (a replay)
     def add_marker(self, key: str, expires_at: float) -> bool: ...
     def has_marker(self, key: str) -> bool: ...
@@ -559,6 +572,12 @@ class RecordStore:
 
     def take_pushed(self, request_uri: str) -> PushedRequest | None:
         return self.take("pushed", request_uri)
+
+    def put_id_token(self, token: IssuedIdToken) -> None:
+        self.put("id_token", token)
+
+    def get_id_token(self, digest: str) -> IssuedIdToken | None:
+        return self.get("id_token", digest)
 
     # -- markers: a key seen once (a DPoP proof's or assertion's jti, a nonce handed out) ---------
     def add_marker(self, key: str, expires_at: float) -> bool:
