@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 
 from mock_op_auth.state.journal import MASK, Journal, mask_headers, mask_params
@@ -24,6 +26,30 @@ async def test_basic_credentials_keep_only_their_scheme(client: httpx.AsyncClien
     await client.post("/token", data={"grant_type": "client_credentials"}, auth=("demo-client", SECRET))
     entry = (await client.get("/_mock/requests")).json()["requests"][-1]
     assert entry["headers"]["authorization"] == f"Basic {MASK}"
+
+
+async def test_an_authorization_header_without_a_scheme_is_masked_whole(client: httpx.AsyncClient) -> None:
+    """A misbehaving client's header (a tab after Basic, a bare credential) is all secret."""
+    basic = base64.b64encode(f"demo-client:{SECRET}".encode()).decode()
+    for header in (f"Basic\t{basic}", basic, "s3cret-admin-token"):
+        await client.post("/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
+        entry = (await client.get("/_mock/requests")).json()["requests"][-1]
+        assert entry["headers"]["authorization"] == MASK, header
+    page = (await client.get("/_mock/ui")).text
+    assert basic not in page and "s3cret-admin-token" not in page
+
+
+async def test_secrets_nested_in_a_control_call_are_masked(client: httpx.AsyncClient) -> None:
+    """A namespace's fixtures carry client secrets and API keys; the plugin sends them so."""
+    fixtures = {"clients": {"ns-client": {"secret": "NESTED-SECRET", "api_key": "NESTED-KEY",
+                                          "grant_types": ["client_credentials"], "scopes": ["accounts"]}}}
+    created = await client.post("/_mock/namespaces", json={"name": "masked", "fixtures": fixtures})
+    assert created.status_code == 201, created.text
+    entry = (await client.get("/_mock/requests", params={"endpoint": "control"})).json()["requests"][-1]
+    client_entry = entry["params"]["fixtures"]["clients"]["ns-client"]
+    assert client_entry["secret"] == MASK and client_entry["api_key"] == MASK
+    assert client_entry["grant_types"] == ["client_credentials"]  # the rest is still there to read
+    assert "NESTED" not in str(entry) and "NESTED" not in (await client.get("/_mock/ui")).text
 
 
 def test_masking_keeps_repeated_parameters_and_plain_headers() -> None:

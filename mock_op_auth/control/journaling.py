@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from mock_op_auth.http.deps import SERVER
 from mock_op_auth.json_input import parse_json
-from mock_op_auth.state.journal import MASK, SECRET_PARAMS, mask_headers
+from mock_op_auth.state.journal import mask_headers, mask_json
 
 UNJOURNALED = frozenset({("POST", "/_mock/reset"), ("DELETE", "/_mock/requests")})
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -73,7 +73,7 @@ async def _record(request: Request, status: int, started: float) -> None:
 
 
 def _params(body: bytes, request: Request) -> dict[str, Any]:
-    """The JSON body's top-level members (secret names masked), plus the query parameters."""
+    """The JSON body's top-level members (secrets masked at any depth), plus the query parameters."""
     params: dict[str, Any] = dict(request.query_params)
     try:
         data = parse_json(body) if body else None
@@ -81,4 +81,4 @@ def _params(body: bytes, request: Request) -> dict[str, Any]:
         data = None
     if isinstance(data, dict):
         params.update(data)
-    return {k: MASK if k in SECRET_PARAMS else v for k, v in params.items()}
+    return mask_json(params)

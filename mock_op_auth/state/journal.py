@@ -17,6 +17,10 @@ SECRET_PARAMS = frozenset({
 })
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization",
                             "x-mock-admin-token", "dpop"})
+# what a fixture calls its secrets, as given to the control API (a namespace's fixtures, say)
+SECRET_FIELDS = SECRET_PARAMS | {"secret", "api_key", "private_key", "admin_token"}
+# schemes an Authorization header may show: anything else may be the credential itself
+SHOWN_SCHEMES = frozenset({"basic", "bearer", "dpop", "digest", "negotiate"})
 MASK = "***"
 
 
@@ -34,11 +38,23 @@ def mask_params(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers with credentials masked; an Authorization header keeps its scheme (Basic, Bearer)."""
+    """Headers with credentials masked; an Authorization header keeps its scheme when it is one
+    (Basic, Bearer, DPoP): a header without one (``Basic\tdXNlcjpwdw==``, a bare token) is all secret."""
     shown = {name: MASK if name in SECRET_HEADERS else value for name, value in headers.items()}
     if "authorization" in shown:
-        shown["authorization"] = f"{headers['authorization'].partition(' ')[0]} {MASK}"
+        scheme, blank, _ = headers["authorization"].partition(" ")
+        shown["authorization"] = f"{scheme} {MASK}" if blank and scheme.lower() in SHOWN_SCHEMES else MASK
     return shown
+
+
+def mask_json(value: Any) -> Any:
+    """A JSON value with the members that name secrets masked at any depth (a namespace's
+    ``fixtures.clients.*.secret``); the value is parsed JSON, bounded in depth."""
+    if isinstance(value, dict):
+        return {k: MASK if k in SECRET_FIELDS else mask_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_json(item) for item in value]
+    return value
 
 
 class Journal:
