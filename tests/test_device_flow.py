@@ -246,6 +246,8 @@ async def test_a_forged_csrf_token_or_a_login_page_form_is_refused(client: httpx
     assert forged.status_code == 400 and "CSRF" in forged.text
     as_login = await client.post("/authorize/decision", data=data)  # a device form posted to the login page
     assert as_login.status_code == 400
+    cross_site = await client.post("/device", data=data, headers={"Sec-Fetch-Site": "cross-site"})
+    assert cross_site.status_code == 400 and "not from another site" in cross_site.text
     assert error_of(await poll(client, body["device_code"])) == "authorization_pending"
 
 

@@ -123,6 +123,17 @@ async def test_a_wrong_csrf_token_is_a_400_page_and_uses_nothing_up(client: http
     assert retry.status_code == 302 and "code" in query_of(retry.headers["location"])
 
 
+async def test_a_form_another_site_posts_is_refused_and_uses_nothing_up(client: httpx.AsyncClient) -> None:
+    """Login CSRF: another site posting a form it scraped would sign the browser in as its pick."""
+    html = await login_page(client)
+    data = form_with(html, "Alice Example").submit("Alice Example")
+    refused = await client.post("/authorize/decision", data=data, headers={"Sec-Fetch-Site": "cross-site"})
+    assert refused.status_code == 400 and "not from another site" in refused.text
+    assert "set-cookie" not in refused.headers
+    own = await client.post("/authorize/decision", data=data, headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 302 and "code" in query_of(own.headers["location"])
+
+
 async def test_a_missing_csrf_token_is_refused(client: httpx.AsyncClient) -> None:
     html = await login_page(client)
     data = form_with(html, "Alice Example").submit("Alice Example")

@@ -10,6 +10,7 @@ from mock_op_auth.config.schema import Config
 from mock_op_auth.server import Server
 from tests.conftest import build_app
 from tests.helpers import CLIENT, authorize, code_flow, query_of
+from tests.html_forms import forms
 
 AFTER = "http://localhost:8000/signed-out"
 
@@ -64,6 +65,30 @@ async def test_logout_without_a_redirect_shows_a_signed_out_page(client: httpx.A
     assert await sessions(client) == []
     nothing = await client.get("/logout")
     assert nothing.status_code == 200 and "no login session" in nothing.text
+
+
+CROSS_SITE = {"Sec-Fetch-Site": "cross-site"}  # what a browser sends with a request another site started
+
+
+async def test_another_site_without_a_hint_gets_a_question_not_a_logout(client: httpx.AsyncClient) -> None:
+    """RP-Initiated Logout §6: without a hint, any page could sign the user out; the user is asked."""
+    await code_flow(client)
+    asked = await client.get("/logout", params={"client_id": "demo-client", "post_logout_redirect_uri": AFTER,
+                                                "state": "s1"}, headers=CROSS_SITE)
+    assert asked.status_code == 200 and "Sign out of mock-op-auth?" in asked.text
+    assert "set-cookie" not in asked.headers and len(await sessions(client)) == 1
+    [form] = forms(asked.text)
+    assert form.fields == {"client_id": "demo-client", "post_logout_redirect_uri": AFTER, "state": "s1"}
+    confirmed = await client.post("/logout", data=form.submit(), headers={"Sec-Fetch-Site": "same-origin"})
+    assert confirmed.status_code == 302 and confirmed.headers["location"] == f"{AFTER}?state=s1"
+    assert await sessions(client) == []
+
+
+async def test_another_site_with_a_hint_signs_out_at_once(client: httpx.AsyncClient) -> None:
+    body = await code_flow(client)
+    response = await client.get("/logout", params={"id_token_hint": body["id_token"]}, headers=CROSS_SITE)
+    assert response.status_code == 200 and "You are signed out" in response.text
+    assert await sessions(client) == []
 
 
 @pytest.mark.parametrize("uri", [AFTER + "/", AFTER + "?x=1", "http://localhost:8000/callback", "https://evil.test/"])

@@ -5,6 +5,8 @@ A logout request is checked before anything ends: an ``id_token_hint`` must be a
 server signed (expired ones are accepted, RP-Initiated Logout §2; a forged one is refused), a
 ``client_id`` must agree with it, and a ``post_logout_redirect_uri`` must be one of the client's
 ``post_logout_redirect_uris`` exactly. Every error is shown to the user as a page, never a redirect.
+A request another site sent without an ``id_token_hint`` asks the user first (RP-Initiated
+Logout §2, §6): any page could otherwise sign a user out.
 Ending a session makes a logout token for each of its clients with a ``backchannel_logout_uri``,
 and with ``server.revoke_on_logout`` revokes the grants issued in it.
 """
@@ -38,6 +40,7 @@ class LogoutRequest:
     user: str | None
     post_logout_redirect_uri: str | None
     state: str | None
+    confirm: bool = False  # ask the user before anything ends (a cross-site request without a hint)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class LogoutService:
         browser = self.sessions.from_cookie(call.header("cookie"))
         sids = tuple(dict.fromkeys(s for s in (hint_sid, browser.sid if browser else None) if s))
         user = browser.user if browser else None
-        return LogoutRequest(client_id, sids, user, uri, params.get("state"))
+        return LogoutRequest(client_id, sids, user, uri, params.get("state"), confirm=call.cross_site and not hint)
 
     def _hint(self, token: str, issuers: Collection[str]) -> dict[str, Any]:
         """An ID token this server signed, expired or not; anything else is refused."""

@@ -82,6 +82,12 @@ class Call:
         return _unique(self.query)
 
     @property
+    def cross_site(self) -> bool:
+        """Whether the browser says another site sent this request (Fetch Metadata, ``Sec-Fetch-Site``):
+        a form the mock served is answered from its own page, never from another site's (login CSRF)."""
+        return self.headers.get("sec-fetch-site") == "cross-site"
+
+    @property
     def basic(self) -> BasicCredentials | None:
         """HTTP Basic client credentials (RFC 6749 §2.3.1); raises InvalidRequestError when malformed."""
         if isinstance(self._basic, InvalidRequestError):

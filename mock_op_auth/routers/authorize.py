@@ -74,6 +74,8 @@ class DecisionHandler(BaseHandler[Decision]):
     def check(self, server: Server, call: Call, env: Env) -> tuple[Facts, Decision]:
         if call.method != "POST" or call.content_type != FORM_TYPE:
             raise InvalidRequestError("the login form is posted as application/x-www-form-urlencoded")
+        if call.cross_site:
+            raise InvalidRequestError("the login form is answered from its own page, not from another site")
         form = call.form_dict()
         pending = server.authorizer.pending(form.get("request_id"), form.get("csrf_token"))
         if not self.answers(pending):

@@ -72,6 +72,8 @@ class DevicePageHandler(BaseHandler[DevicePage]):
     def _decision(self, server: Server, call: Call, env: Env) -> tuple[Facts, DevicePage]:
         if call.content_type != FORM_TYPE:
             raise InvalidRequestError("the device form is posted as application/x-www-form-urlencoded")
+        if call.cross_site:
+            raise InvalidRequestError("the device form is answered from its own page, not from another site")
         form = call.form_dict()
         login, device = server.device.page_answer(form.get("request_id"), form.get("csrf_token"))
         decision = form.get("decision")

@@ -33,6 +33,11 @@ class LogoutHandler(BaseHandler[LogoutRequest]):
 
     async def act(self, server: Server, checked: LogoutRequest, env: Env, override: TokenAction | None) -> Response:
         """End the sessions, tell their clients (waiting a bounded time), then send the browser back."""
+        if checked.confirm:
+            fields = {"client_id": checked.client_id, "post_logout_redirect_uri": checked.post_logout_redirect_uri,
+                      "state": checked.state}
+            return self.pages.render("logout_confirm.html", fields={k: v for k, v in fields.items() if v is not None},
+                                     sessions=len(checked.sids))
         ended, notices = server.logout.end(checked.sids, env.issuer, env.config.clients,
                                            env.server_config.revoke_on_logout)
         await deliver(server, notices, env.server_config.backchannel_logout_timeout)
