@@ -127,6 +127,21 @@ def test_yaml_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
     assert load_fixtures(write(tmp_path, "merge.yaml", text)).clients["other"].secret == "other-secret"
 
 
+@pytest.mark.parametrize("uri", ["javascript://x%0aalert(1)", "data://text/html,x", "file:///etc/passwd",
+                                 "http://a.example/cb#frag", "relative/cb"])
+def test_a_redirect_uri_no_browser_should_be_sent_to_is_refused(tmp_path: Path, uri: str) -> None:
+    text = ("clients:\n  app:\n    secret: s\n    grant_types: [authorization_code]\n    scopes: [read]\n"
+            f"    redirect_uris: ['{uri}']\n    post_logout_redirect_uris: ['{uri}']\n")
+    found = problems(write(tmp_path, "f.yaml", text))
+    assert any("clients.app.redirect_uris" in p for p in found) and any("post_logout" in p for p in found)
+
+
+def test_a_native_apps_private_use_scheme_is_a_redirect_uri(tmp_path: Path) -> None:
+    text = ("clients:\n  app:\n    grant_types: [authorization_code]\n    scopes: [read]\n"
+            "    redirect_uris: ['com.example.app://callback']\n")
+    assert load_fixtures(write(tmp_path, "f.yaml", text)).clients["app"].redirect_uris == ["com.example.app://callback"]
+
+
 def test_missing_path_is_refused(tmp_path: Path) -> None:
     [problem] = problems(tmp_path / "absent.yaml")
     assert "no such file" in problem

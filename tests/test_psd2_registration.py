@@ -104,6 +104,8 @@ async def test_registration_must_be_signed_by_a_key_of_the_ssa(client: httpx.Asy
     ({}, {"exp": 1}, "invalid_software_statement"),
     ({"aud": "https://elsewhere.example"}, None, "invalid_client_metadata"),
     ({"redirect_uris": ["https://evil.example/cb"]}, None, "invalid_redirect_uri"),
+    ({"redirect_uris": ["javascript://x%0aalert(1)"]}, {"software_redirect_uris": ["javascript://x%0aalert(1)"]},
+     "invalid_redirect_uri"),  # RFC 9700 §4.1.3, however the SSA allows it
     ({}, {"software_roles": ["ADMIN"]}, "invalid_software_statement"),
     ({"grant_types": ["password"]}, None, "invalid_client_metadata"),
 ])

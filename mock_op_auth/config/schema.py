@@ -44,6 +44,22 @@ MAX_RULE_TIMES = 1_000_000_000
 NO_CONTENT = frozenset({204, 205, 304})  # statuses whose response carries no content
 
 
+# schemes whose URIs run in the browser or read local files: never a place to send a browser back to
+SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob"})
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")  # RFC 3986 §3.1
+
+
+def check_redirect_uri(uri: str, reference: str = "") -> str:
+    """A URI the browser may be sent back to: absolute, no fragment (RFC 6749 §3.1.2), and not a
+    script or local scheme (RFC 9700 §4.1.3); private-use schemes of native apps are fine (RFC 8252)."""
+    scheme, colon, _ = uri.partition(":")
+    if "://" not in uri or "#" in uri or not colon or not _SCHEME.match(scheme):
+        raise ValueError(f"{uri!r} is not an absolute URI without a fragment{reference}")
+    if scheme.lower() in SCRIPT_SCHEMES:
+        raise ValueError(f"{uri!r}: a {scheme.lower()}: URI is never a redirect target (RFC 9700 §4.1.3)")
+    return uri
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -300,10 +316,7 @@ class Client(Model):
     @field_validator("post_logout_redirect_uris")
     @classmethod
     def _logout_uris(cls, uris: list[str]) -> list[str]:
-        for uri in uris:
-            if "://" not in uri or "#" in uri:
-                raise ValueError(f"{uri!r} is not an absolute URI without a fragment")
-        return uris
+        return [check_redirect_uri(uri) for uri in uris]
 
     @field_validator("backchannel_logout_uri")
     @classmethod
@@ -315,10 +328,7 @@ class Client(Model):
     @field_validator("redirect_uris")
     @classmethod
     def _absolute_uris(cls, uris: list[str]) -> list[str]:
-        for uri in uris:
-            if "://" not in uri or "#" in uri:
-                raise ValueError(f"{uri!r} is not an absolute URI without a fragment (RFC 6749 §3.1.2)")
-        return uris
+        return [check_redirect_uri(uri, " (RFC 6749 §3.1.2)") for uri in uris]
 
     @model_validator(mode="after")
     def _consistent(self) -> Client:

@@ -123,7 +123,8 @@ class RegistrationService:
         except ValidationError as err:
             problem = err.errors(include_url=False)[0]
             where = ".".join(str(p) for p in problem["loc"])
-            raise registration_error("invalid_client_metadata",
+            error = "invalid_redirect_uri" if problem["loc"][:1] == ("redirect_uris",) else "invalid_client_metadata"
+            raise registration_error(error,
                                      f"{where}: {problem['msg'].removeprefix('Value error, ')}".strip(": ")) from None
 
     def act(self, reg: Registration) -> dict[str, Any]:
