@@ -131,6 +131,24 @@ async def test_cors_origins_star_reflects_any_origin_without_credentials(default
         assert control.headers["access-control-allow-origin"] == "https://anyone.example"
 
 
+async def test_another_site_cannot_reset_or_rotate_a_mock_without_an_admin_token(client: httpx.AsyncClient,
+                                                                                  default_config, rsa_key) -> None:
+    """A reset or a rotation is a CORS "simple" request: any page could send it, blind, and do it."""
+    token = (await client.post("/token", data={"grant_type": "client_credentials"}, auth=CLIENT)).json()["access_token"]
+    kid = (await client.get("/jwks")).json()["keys"][0]["kid"]
+    cross_site = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    for path in ("/_mock/reset", "/_mock/keys/rotate"):
+        refused = await client.post(path, headers=cross_site)
+        assert refused.status_code == 403 and "another site may not change the mock" in refused.text
+    assert (await client.post("/introspect", data={"token": token}, auth=CLIENT)).json()["active"] is True
+    assert [k["kid"] for k in (await client.get("/jwks")).json()["keys"]] == [kid]
+    assert (await client.get("/_mock/clock", headers=cross_site)).status_code == 200  # reading changes nothing
+    assert (await client.post("/_mock/reset", headers={"Sec-Fetch-Site": "same-site"})).status_code == 200
+    app = build_app(with_server(default_config, cors_origins=["https://evil.example"]), rsa_key)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as named:
+        assert (await named.post("/_mock/reset", headers=cross_site)).status_code == 200  # a listed origin may
+
+
 async def test_the_control_api_answers_only_server_cors_origins(client: httpx.AsyncClient, default_config,
                                                                 rsa_key) -> None:
     refused = await client.get("/_mock/clock", headers={"Origin": SPA})

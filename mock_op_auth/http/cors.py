@@ -10,6 +10,11 @@ authentication) is judged against every client's origins; one from a verified cl
 puts it in the ASGI scope) against that client's. ``/_mock`` answers only ``server.cors_origins``. The front channel
 (``/authorize``, the login form, ``/logout``) is navigated to, never fetched: no CORS there.
 
+A browser request another site started (``Sec-Fetch-Site: cross-site``) that would change the
+control plane (``/_mock`` with a method other than GET or HEAD) is refused with 403 unless its
+origin is one of ``server.cors_origins``: a reset or a key rotation is a "simple" request, which
+any web page could otherwise send to a developer's mock (the answer unread, the effect done).
+
 The allowed origin is reflected, never ``*``; credentials are allowed for origins named in the
 fixture, never for ``"*"``; ``null`` and anything not ``scheme://host[:port]`` never match.
 Every answer on a CORS path says ``Vary: Origin``.
@@ -31,6 +36,7 @@ from mock_op_auth.server import Server
 
 FRONT_CHANNEL = frozenset({"/authorize", "/authorize/decision", "/oauth/authorize", "/logout"})
 CONTROL = "/_mock"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 EXPOSED = b"WWW-Authenticate, DPoP-Nonce, Retry-After"
 METHODS = b"GET, POST, PUT, PATCH, DELETE"
 MAX_AGE = b"600"
@@ -156,6 +162,12 @@ class CorsEdge:
         path: str = scope["path"]
         control = path == CONTROL or path.startswith(CONTROL + "/")
         origin = _header(scope, b"origin")
+        if control and scope["method"] not in SAFE_METHODS and _header(scope, b"sec-fetch-site") == "cross-site" \
+                and not (origin is not None and self.policy(scope).allows(origin, None, True)[0]):
+            response = json_response({"error": "invalid_request", "error_description": "another site may not "
+                                      "change the mock; server.cors_origins names the origins that may"}, 403)
+            await response(scope, receive, send)
+            return
         if origin is None:
             await (self.app(scope, receive, send) if control else self.app(scope, receive, self._varying(send)))
             return
