@@ -51,6 +51,7 @@ async def test_minted_jwt_verifies_with_the_published_jwks(client: httpx.AsyncCl
                                                         "expires_in": 120, "claims": {"tenant": "op"}})
     body = response.json()
     assert body["expires_in"] == 120
+    assert response.headers["cache-control"] == "no-store"  # a token, as at /token (RFC 6749 §5.1)
     jwks = (await client.get("/jwks")).json()
     header = jwt.get_unverified_header(body["access_token"])
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])

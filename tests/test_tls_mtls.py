@@ -126,6 +126,7 @@ def test_the_control_api_hands_out_the_ca_and_client_certificates(mock: OpAuth) 
         ca_pem = http.get("/_mock/certs/ca")
         assert ca_pem.status_code == 200 and ca_pem.text == Path(mock.ca_file or "").read_text()
         issued = http.post("/_mock/certs", json={"subject": "CN=tpp-1,O=Example TPP"})
+        assert issued.headers["cache-control"] == "no-store"  # it carries a private key
         assert issued.status_code == 201
         body = issued.json()
         assert set(body) == {"certificate", "private_key", "ca", "x5t#S256"}

@@ -22,6 +22,7 @@ from mock_op_auth.control.live_tokens import LiveTokenList, live_tokens, revoke_
 from mock_op_auth.control.minting import MintedToken, MintError, MintRequest, mint_token
 from mock_op_auth.control.sessions import SessionList, end_sessions, session_list
 from mock_op_auth.dialects import DIALECTS
+from mock_op_auth.dialects.responses import NO_STORE
 from mock_op_auth.errors import OAuthError
 from mock_op_auth.http.call import issuer_of
 from mock_op_auth.http.deps import ServerDep
@@ -187,7 +188,7 @@ def build_router() -> APIRouter:
 
     @router.post("/certs", response_model=IssuedCertificate, response_model_by_alias=True, status_code=201,
                  summary="Issue a client certificate signed by the mock's CA (OP's sandbox generator)")
-    async def issue_certificate(body: CertificateRequest, server: ServerDep) -> IssuedCertificate:
+    async def issue_certificate(body: CertificateRequest, server: ServerDep, response: Response) -> IssuedCertificate:
         from mock_op_auth.tls.certs import ClientCertificate, issue_client_certificate
         from mock_op_auth.tls.names import DistinguishedNameError
 
@@ -197,6 +198,7 @@ def build_router() -> APIRouter:
         except DistinguishedNameError as err:
             raise HTTPException(400, f"subject is not an RFC 4514 distinguished name: {err}") from None
         thumbprint = ClientCertificate.from_pem(cert_pem).x5t_s256
+        response.headers.update(NO_STORE)  # a private key, like a token response (RFC 6749 §5.1)
         return IssuedCertificate(certificate=cert_pem, private_key=key_pem, ca=ca.cert_pem, x5t_s256=thumbprint)
 
     @router.post("/reset", response_model=Health, summary="Forget tokens, codes, journal, rules and clock offset")
@@ -267,13 +269,15 @@ def build_router() -> APIRouter:
 
     # POST /_mock/tokens: mint a token directly (control/minting.py).
     @router.post("/tokens", response_model=MintedToken, summary="Mint an access token, valid or with a defect")
-    async def mint(body: MintRequest, request: Request, server: ServerDep) -> MintedToken:
+    async def mint(body: MintRequest, request: Request, server: ServerDep, response: Response) -> MintedToken:
         issuer = issuer_of(request, server.settings.issuer)
         server.note_issuer(issuer)
         try:
-            return mint_token(server, body, issuer)
+            minted = mint_token(server, body, issuer)
         except MintError as err:
             raise HTTPException(400, str(err)) from None
+        response.headers.update(NO_STORE)  # a token, as at /token (RFC 6749 §5.1)
+        return minted
 
     # A device code decided without a browser (RFC 8628; the /device page does the same).
     @router.post("/device/{user_code}", response_model=DeviceDecided,
