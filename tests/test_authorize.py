@@ -24,6 +24,8 @@ async def test_unknown_client_gets_an_error_page_not_a_redirect(client: httpx.As
     assert "location" not in response.headers
     assert "text/html" in response.headers["content-type"]
     assert "unknown client" in response.text
+    assert response.headers["x-frame-options"] == "DENY"  # as every page of the mock: never framed
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
 @pytest.mark.parametrize("uri", [

@@ -15,6 +15,14 @@ from mock_op_auth.config.schema import RawResponse
 from mock_op_auth.errors import OAuthError
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# every HTML page the mock serves: nothing external, no script, never framed (clickjacking)
+PAGE_HEADERS = {
+    **NO_STORE,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 REALM = "mock-op-auth"
 
 
@@ -67,4 +75,4 @@ def error_page(err: OAuthError, title: str = "Authorization error") -> Response:
             f"<body><main><h1>{escape(title)}</h1><p><strong>{escape(err.code)}</strong></p>"
             f"<p>{escape(err.description)}</p></main></body></html>")
     status = err.status if err.status >= 400 else 400
-    return HTMLResponse(body, status_code=status if status != 401 else 400, headers=NO_STORE)
+    return HTMLResponse(body, status_code=status if status != 401 else 400, headers=PAGE_HEADERS)

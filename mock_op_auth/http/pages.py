@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import HTMLResponse
 
 from mock_op_auth.config.schema import Config
-from mock_op_auth.dialects.responses import NO_STORE
+from mock_op_auth.dialects.responses import PAGE_HEADERS
 from mock_op_auth.oauth.authorize import PendingRequest
 from mock_op_auth.oauth.device import format_user_code
 from mock_op_auth.state.store import DeviceCode, LoginRequest
@@ -34,13 +34,6 @@ SCOPE_TEXT: dict[str, str] = {
     "cards": "See your cards and card transactions",
 }
 
-PAGE_HEADERS = {
-    **NO_STORE,
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-                               "frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
 
 
 @dataclass(frozen=True)
