@@ -56,11 +56,11 @@ async def test_the_whole_ais_journey(client: httpx.AsyncClient) -> None:
     assert cc["token_type"] == "Bearer" and isinstance(cc["expires_in"], int) and cc["status"] == "approved"
     assert "refresh_token" not in cc and "id_token" not in cc
     # 2. the intent
-    response = await client.post(INTENTS, json={"transactionFrom": "2026-01-01"},
-                                 headers=bearer(cc["access_token"]))
+    since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 300 * 86400))
+    response = await client.post(INTENTS, json={"transactionFrom": since}, headers=bearer(cc["access_token"]))
     assert response.status_code == 201
     intent = response.json()
-    assert intent["status"] == "Unauthorized" and intent["transactionFrom"] == "2026-01-01"
+    assert intent["status"] == "Unauthorized" and intent["transactionFrom"] == since
     intent_id = intent["authorizationId"]
     # 3. signed authorize request, hybrid
     request = request_object(intent_id, now=await mock_now(client))
@@ -332,7 +332,9 @@ async def test_intent_api_needs_x_api_key(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("body", [{"expires": "yesterday"}, {"expires": "2000-01-01T00:00:00Z"},
-                                  {"colour": "blue"}, ["not", "an", "object"]])
+                                  {"colour": "blue"}, ["not", "an", "object"],
+                                  {"transactionFrom": "2020-01-01"},  # more than 730 days back (op-auth.md §2.4)
+                                  {"transactionFrom": "2026-06-01", "transactionTo": "2026-05-01"}])
 async def test_a_bad_intent_body_is_a_validation_error(client: httpx.AsyncClient, body: object) -> None:
     token = await psd2_client_credentials(client)
     response = await client.post(INTENTS, json=body, headers=bearer(token))

@@ -72,6 +72,7 @@ async def test_transactions_come_in_pages_followed_by_continuation_token(client:
 
 
 async def test_a_consents_transaction_window_limits_the_transactions(client: httpx.AsyncClient) -> None:
+    await client.post("/_mock/clock", json={"set": 1_796_515_200})  # 2026-12-06, a week after the fixture's rows
     tokens = await ais_tokens(client, {"transactionFrom": "2026-11-20", "transactionTo": "2026-11-30"})
     rows = (await get(client, f"/accounts/{MAIN}/transactions", tokens["access_token"]))["transactions"]
     assert [t["valueDate"] for t in rows] == ["2026-11-30", "2026-11-28", "2026-11-25", "2026-11-22", "2026-11-20"]

@@ -4,6 +4,7 @@ Authorizing and locked while the page is open, Approve authorizes it, Deny rejec
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -92,9 +93,10 @@ async def test_deny_rejects_the_bundle(client: httpx.AsyncClient) -> None:
 
 
 async def test_an_ais_consent_on_the_page_says_what_it_grants(client: httpx.AsyncClient) -> None:
-    intent = await create_intent(client, {"transactionFrom": "2026-01-01"})
+    since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 300 * 86400))
+    intent = await create_intent(client, {"transactionFrom": since})
     html = await open_page(client, intent["authorizationId"], "openid accounts")
-    assert "your accounts, balances, transactions and cards" in html and "2026-01-01" in html
+    assert "your accounts, balances, transactions and cards" in html and since in html
     form = form_with(html, "Approve as Aino Sandbox")
     response = await client.post(form.action, data=form.submit("Approve as Aino Sandbox"))
     assert "code" in fragment_of(response.headers["location"])

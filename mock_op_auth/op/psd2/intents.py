@@ -18,6 +18,7 @@ from mock_op_auth.state.clock import Clock
 from mock_op_auth.state.store import Intent, IntentKind, Store
 
 INTENT_FIELDS = frozenset({"expires", "transactionFrom", "transactionTo"})
+TRANSACTION_HISTORY_DAYS = 730  # how far back transactionFrom may reach (op-auth.md §2.4)
 FUNDS_INTENT_FIELDS = frozenset({"expires", "iban"})
 LIVE = ("Unauthorized", "Authorizing", "Authorized")  # statuses the clock can expire
 
@@ -94,8 +95,12 @@ class IntentService:
         if expires > now + settings.intent_ttl:
             raise InvalidRequestError(f"expires is more than {settings.intent_ttl // 86400} days ahead")
         window = {k: body[k] for k in ("transactionFrom", "transactionTo") if k in body}
-        for name, value in window.items():
-            parse_time(value, name)
+        times = {name: parse_time(value, name) for name, value in window.items()}
+        earliest = (now // 86400 - TRANSACTION_HISTORY_DAYS) * 86400  # whole days: a date reads as its midnight
+        if "transactionFrom" in times and times["transactionFrom"] < earliest:
+            raise InvalidRequestError(f"transactionFrom is more than {TRANSACTION_HISTORY_DAYS} days in the past")
+        if len(times) == 2 and times["transactionTo"] < times["transactionFrom"]:
+            raise InvalidRequestError("transactionTo is before transactionFrom")
         return Intent(id=str(uuid.uuid4()), client_id=client_id, status="Unauthorized", created_at=now,
                       expires_at=expires, transaction_from=window.get("transactionFrom"),
                       transaction_to=window.get("transactionTo"))
