@@ -114,6 +114,19 @@ def test_check_accepts_a_good_file_and_reports_each_problem(tmp_path: Path) -> N
     assert f"{bad}: server.code_ttl:" in failed.stdout
 
 
+@pytest.mark.parametrize("path", ["/x/{a}/{a}", "/x/{id:nope}"])
+def test_check_refuses_a_resource_path_the_stub_cannot_match(tmp_path: Path, path: str) -> None:
+    """It once passed check, then crashed serve, or under --watch made every request a 500."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("clients:\n  a: {secret: s, grant_types: [client_credentials], scopes: [x]}\n"
+                   f"resources:\n  - {{path: '{path}', methods: [GET], scopes: [x]}}\n")
+    failed = run("check", str(bad))
+    assert failed.returncode == 1
+    assert f"{bad}: resources.0.path:" in failed.stdout and "cannot be matched" in failed.stdout
+    served = run("serve", "--port", "0", "--fixtures", str(bad))
+    assert served.returncode == 1 and "Traceback" not in served.stderr
+
+
 def test_serve_refuses_a_broken_fixture(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("clients: [")

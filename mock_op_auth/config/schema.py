@@ -419,6 +419,12 @@ class Resource(Model):
             raise ValueError("a resource path starts with /")
         if path.startswith(("/_mock", "/.well-known")):
             raise ValueError("a resource path may not shadow the server's own paths")
+        from starlette.routing import compile_path  # how the resource stub will match it
+
+        try:
+            compile_path(path)
+        except (AssertionError, ValueError) as err:  # an unknown {name:convertor}, a name twice
+            raise ValueError(f"{path!r} cannot be matched: {err}") from None
         return path
 
     @field_validator("methods", mode="before")
