@@ -211,6 +211,9 @@ class OpAuth:
         return str(response.json()["access_token"])
 
 
+FROM_ENVIRONMENT = ("issuer", "scenario", "admin_token")  # the MOCK_OP_AUTH_* settings run_server honours
+
+
 class LiveServer:
     """One mock served by uvicorn in a daemon thread on a socket bound before the thread starts."""
 
@@ -229,7 +232,10 @@ class LiveServer:
             if tls and not settings.get("tls_dir"):  # a CA of its own, gone with the server
                 self._tls_dir = tempfile.TemporaryDirectory(prefix="mock-op-auth-tls-")
                 settings["tls_dir"] = self._tls_dir.name
-            self.settings = Settings(**{**settings, "host": HOST, "port": self.port, "tls": tls})
+            # Of the environment only these apply (docs/pytest.md): a MOCK_OP_AUTH_STATE set for a
+            # compose service would otherwise make every xdist worker's server share one store.
+            unset = {name: f.default for name, f in Settings.model_fields.items() if name not in FROM_ENVIRONMENT}
+            self.settings = Settings(**{**unset, **settings, "host": HOST, "port": self.port, "tls": tls})
             if self.settings.scenario and self.settings.scenario not in config.scenarios:
                 raise ValueError(f"unknown scenario {self.settings.scenario!r}")
             if tls:

@@ -193,15 +193,19 @@ def test_fixture_file_settings_and_port(tmp_path: Path) -> None:
         assert response.json() == {"balance": 10}
 
 
-def test_a_ready_config_and_the_environments_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_ready_config_and_the_environments_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MOCK_OP_AUTH_SCENARIO", "consent-pending")
     monkeypatch.setenv("MOCK_OP_AUTH_ADMIN_TOKEN", "from-env")
     monkeypatch.setenv("MOCK_OP_AUTH_FIXTURES", "/nonexistent.yaml")  # run_server takes fixtures as arguments only
+    shared = tmp_path / "compose-service.db"  # a compose service's store: never the test servers'
+    monkeypatch.setenv("MOCK_OP_AUTH_STATE", str(shared))
+    monkeypatch.setenv("MOCK_OP_AUTH_WORKERS", "4")
     with run_server(config=load_default()) as server:
         server.reset()  # authorized with the admin token from the environment
         body = httpx.post(server.token_url, data={"grant_type": "client_credentials"},
                           auth=("demo-client", "demo-secret")).json()
         assert body["status"] == "pending"  # the scenario a reset returns to
+    assert not shared.exists()
 
 
 def test_bad_arguments_are_refused_before_anything_starts() -> None:
