@@ -179,7 +179,7 @@ class OpAuth:
             config = fixtures if isinstance(fixtures, Config) else load_config(fixtures)
             body["fixtures"] = config.model_dump(mode="json", by_alias=True, exclude_none=True)
         created = self._call("POST", "/_mock/namespaces", json=body)
-        helper = OpAuth(created["url"], issuer=created["issuer"], admin_token=self._admin_token)
+        helper = OpAuth(created["url"], issuer=created["issuer"], admin_token=self._admin_token, ca_file=self.ca_file)
         helper._root, helper.name = self, created["name"]
         return helper
 

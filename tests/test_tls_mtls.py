@@ -167,3 +167,14 @@ def test_ops_psd2_token_path_over_mutual_tls_as_ops_tpp_app_calls_it() -> None:
         with client(psd2, psd2.client_certificate("CN=other-tpp,O=Sandbox TPP,C=FI")) as other:
             assert other.post("/oauth/token", data=form, headers=headers).status_code == 401
             assert other.post("/accounts-psd2/v1/authorizations", headers=auth, content="{}").status_code == 401
+
+
+def test_a_namespace_of_an_https_mock_is_reached_over_https(mock: OpAuth) -> None:
+    """The namespace helper trusts the mock's CA as its parent does."""
+    namespace = mock.namespace()
+    try:
+        assert namespace.url.startswith("https://") and namespace.ca_file == mock.ca_file
+        assert namespace.requests() == [] and namespace.mint("mtls-app")
+    finally:
+        namespace.delete()
+        namespace.close()
