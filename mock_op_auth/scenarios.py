@@ -89,6 +89,7 @@ class ScenarioEngine:
     def __init__(self, config: Config, default_scenario: str | None = None, state: SharedState | None = None) -> None:
         self._lock = threading.Lock()
         self.config = config
+        self._setting = default_scenario  # --scenario / MOCK_OP_AUTH_SCENARIO: wins over the fixture's
         self._default = default_scenario or config.server.default_scenario
         self.active: str | None = self._default
         self._runtime: list[tuple[int, Rule]] = []
@@ -109,9 +110,11 @@ class ScenarioEngine:
                 self._runtime = rules
 
     def reload(self, config: Config) -> None:
-        """Take a new fixture; keep the active scenario if it still exists, and its counters."""
+        """Take a new fixture (its ``server.default_scenario`` too, for the next reset); keep the
+        active scenario if it still exists, and its counters."""
         with self._lock:
             self.config = config
+            self._default = self._setting or config.server.default_scenario
             if self.active is not None and self.active not in config.scenarios:
                 self.active = None
 

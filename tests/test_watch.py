@@ -109,3 +109,18 @@ def test_a_directory_is_watched_as_a_whole(tmp_path: Path, caplog: pytest.LogCap
     assert not reload_once(server, tmp_path)
     assert "duplicate id" in caplog.text and "c.json" in caplog.text
     assert server.config.clients["first"].secret == "first-secret"
+
+
+def test_a_reload_changes_the_scenario_a_reset_returns_to(served: tuple[httpx.Client, Path, Path]) -> None:
+    client, fixture, _ = served
+
+    def a_reset_goes_to(name: str | None) -> Callable[[], bool]:
+        def check() -> bool:
+            assert client.post("/_mock/reset").status_code == 200
+            return client.get("/_mock/scenarios").json()["active"] == name
+        return check
+
+    write(fixture, {**FIXTURE, "server": {"default_scenario": "outage"}})
+    wait_for(a_reset_goes_to("outage"), "a reset to the new default scenario")
+    write(fixture, FIXTURE)  # the default removed again
+    wait_for(a_reset_goes_to(None), "a reset to no scenario")
