@@ -80,3 +80,40 @@ async def test_without_rotation_the_same_refresh_token_is_returned(client: httpx
     assert second["refresh_count"] == 1
     third = (await refresh(client, first["refresh_token"])).json()
     assert third["refresh_count"] == 2
+
+
+def reconfigure(server, **changes: object) -> None:
+    server.reload(server.config.model_copy(update={"server": server.config.server.model_copy(update=changes)}))
+
+
+async def queue(client: httpx.AsyncClient, **action: object) -> None:
+    rule = {"match": {"endpoint": "token", "grant_type": "refresh_token"}, "times": 1, **action}
+    assert (await client.post("/_mock/rules", json=rule)).status_code == 201
+
+
+PENDING_BODY = {"access_token", "token_type", "expires_in", "scope", "status"}
+
+
+async def test_a_pending_refresh_is_no_refresh_for_the_limit_or_the_count(client: httpx.AsyncClient, server) -> None:
+    reconfigure(server, max_refresh_count=1)
+    first = await code_flow(client)
+    await queue(client, status="pending")
+    pending = (await refresh(client, first["refresh_token"])).json()
+    assert pending["status"] == "pending" and set(pending) == PENDING_BODY
+    approved = (await refresh(client, first["refresh_token"])).json()  # the one refresh the limit allows
+    assert approved["status"] == "approved" and approved["refresh_count"] == 1
+    limited = await refresh(client, approved["refresh_token"])
+    assert limited.status_code == 400 and "refresh limit of 1" in limited.json()["error_description"]
+
+
+async def test_without_rotation_answers_have_the_shape_they_have_with_it(client: httpx.AsyncClient, server) -> None:
+    reconfigure(server, refresh_rotation=False)
+    first = await code_flow(client, scope="openid accounts")
+    await queue(client, status="pending")
+    pending = (await refresh(client, first["refresh_token"])).json()
+    assert pending["status"] == "pending" and set(pending) == PENDING_BODY
+    await queue(client, token={"refresh_token": False})
+    assert "refresh_token" not in (await refresh(client, first["refresh_token"])).json()
+    approved = (await refresh(client, first["refresh_token"])).json()
+    assert approved["refresh_token"] == first["refresh_token"] and approved["id_token"]
+    assert approved["refresh_count"] == 2  # the refresh without a new refresh token counted, the pending one not

@@ -238,10 +238,11 @@ class RefreshTokenGrant(BaseGrant):
 
     def act(self, req: TokenRequest, env: Env, override: TokenAction | None) -> IssuedTokens:
         assert req.refresh is not None and req.grant is not None
-        grant = replace(req.grant, refresh_count=req.grant.refresh_count + 1)
         status = override.status if override and override.status else "approved"
-        rotates = status == "approved" and not (override and override.refresh_token is False)
-        if env.server_config.refresh_rotation and not rotates:  # no new refresh token: the old one stays usable
+        approved = status == "approved"  # a pending or rejected answer is no refresh: it counts for nothing
+        grant = replace(req.grant, refresh_count=req.grant.refresh_count + 1) if approved else req.grant
+        new_refresh = approved and not (override and override.refresh_token is False)
+        if env.server_config.refresh_rotation and not new_refresh:  # no new refresh token: the old one stays usable
             return self._issue(req, env, override, grant=grant, with_refresh=True)
         if env.server_config.refresh_rotation:
             fresh = self.issuer.refresh_token(env.shape)
@@ -252,11 +253,14 @@ class RefreshTokenGrant(BaseGrant):
                                         reason="refresh_token")
             self.store.put_refresh(replace(req.refresh, active=False))
             return self._issue(req, env, override, grant=grant, with_refresh=True, refresh=fresh)
+        # No rotation: the same refresh token is answered again, with the family's count and lifetime;
+        # the access and ID tokens are the grant's like any other (a reuse revocation reaches them).
         if self.store.get_grant(grant.id) is None:
             raise InvalidGrantError("the refresh token has been revoked", reason="refresh_token")
-        self.store.put_grant(grant)
-        issued = self._issue(req, env, override, grant=None, with_refresh=False)
+        issued = self._issue(req, env, override, grant=grant, with_refresh=False)
+        if not new_refresh:
+            return issued
         now = self.clock.now_int()
-        return replace(issued, grant_id=grant.id, refresh_token=req.refresh.token, refresh_count=grant.refresh_count,
+        return replace(issued, refresh_token=req.refresh.token, refresh_count=grant.refresh_count,
                        refresh_token_expires_in=max(0, int(grant.refresh_expires_at - now)),
                        refresh_token_issued_at=req.refresh.issued_at)
