@@ -34,6 +34,7 @@ Each dialect (``dialects/``) renders these; nothing here builds a response body.
     │   ├── PaymentFailedError      400 BUSINESS
     │   └── AuthorizationRevokedError 403 SECURITY (the token's authorization is revoked or expired)
     └── BearerError                 RFC 6750 §3.1
+        ├── CustomBearerError       a scenario's error action at the stub or userinfo
         ├── InvalidTokenError       401 invalid_token, with a reason
         ├── InsufficientScopeError  403 insufficient_scope, with the scope needed
         ├── InvalidApiKeyError      401 invalid_token (x-api-key missing or wrong)
@@ -333,6 +334,16 @@ class BearerError(OAuthError):
 
     scheme: Literal["Bearer", "DPoP"] = "Bearer"
     resource_metadata: str | None = None  # RFC 9728 §5.1: where the resource's metadata is
+
+
+class CustomBearerError(BearerError):
+    """A scenario's ``error`` action at a protected resource (the stub, userinfo): an RFC 6750
+    error with the challenge a real one carries."""
+
+    def __init__(self, code: str, description: str = "", status: int = 401) -> None:
+        super().__init__(description)
+        self.code = code
+        self.status = status
 
 
 class InvalidTokenError(BearerError):

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from mock_op_auth import Settings, create_app, load_default
-from tests.helpers import CLIENT, REDIRECT, authorize, client_credentials, get_code, query_of
+from tests.helpers import CLIENT, REDIRECT, authorize, client_credentials, code_flow, get_code, query_of
 
 CC = {"grant_type": "client_credentials", "scope": "accounts"}
 
@@ -323,3 +323,23 @@ async def test_status_action_is_the_tokens_status_at_a_token_endpoint(client: ht
     body = (await token(client)).json()
     assert body["status"] == "pending" and "refresh_token" not in body
     assert (await token(client)).json()["status"] == "approved"
+
+
+async def test_an_injected_error_looks_like_the_real_one(client: httpx.AsyncClient) -> None:
+    """scenarios.md: "At the resource stub and userinfo it is an RFC 6750 error"; DESIGN §3: an
+    invalid_client to a client that tried Basic carries the Basic challenge."""
+    tokens = await code_flow(client, scope="openid accounts")
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}", "x-api-key": "demo-client"}
+    await add_rule(client, match={"endpoint": "resource"}, times=1,
+                   error={"error": "invalid_token", "error_description": "injected", "status": 401})
+    await add_rule(client, match={"endpoint": "userinfo"}, times=1, error={"error": "invalid_token", "status": 401})
+    await add_rule(client, match={"endpoint": "token"}, times=1, error={"error": "invalid_client", "status": 401})
+    resource = await client.get("/accounts/v3/accounts", headers=bearer)
+    assert resource.status_code == 401
+    assert resource.json() == {"error": "invalid_token", "error_description": "injected"}
+    assert 'error="invalid_token"' in resource.headers["www-authenticate"]
+    assert "resource_metadata=" in resource.headers["www-authenticate"]
+    userinfo = await client.get("/userinfo", headers=bearer)
+    assert userinfo.status_code == 401 and userinfo.headers["www-authenticate"].startswith("Bearer realm=")
+    refused = await token(client)
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == 'Basic realm="mock-op-auth"'

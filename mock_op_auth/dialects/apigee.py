@@ -16,6 +16,7 @@ from mock_op_auth.config.schema import ApigeeSettings, ServerConfig
 from mock_op_auth.dialects.responses import NO_STORE, json_response
 from mock_op_auth.errors import (
     BearerError,
+    CustomBearerError,
     InsufficientScopeError,
     InvalidApiKeyError,
     InvalidRequestError,
@@ -124,8 +125,9 @@ class ApigeeDialect:
     def render_error(self, err: OAuthError) -> Response:
         if isinstance(err, BearerError):
             faultstring, errorcode = fault_for(err)
+            status = err.status if isinstance(err, CustomBearerError) else 401  # a rule's status is its own
             return json_response({"fault": {"faultstring": faultstring, "detail": {"errorcode": errorcode}}},
-                                 401, NO_STORE)
+                                 status, NO_STORE)
         description = err.description
         if err.code == "invalid_client" and description in ("", "client authentication failed"):
             description = "ClientId is Invalid"

@@ -23,11 +23,13 @@ from typing import Any, Generic, Protocol, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_op_auth.config.schema import TokenAction
+from mock_op_auth.config.schema import ErrorAction, TokenAction
 from mock_op_auth.dialects import Dialect
 from mock_op_auth.dialects.responses import raw_response
 from mock_op_auth.errors import (
+    CustomBearerError,
     CustomOAuthError,
+    InvalidClientError,
     InvalidRequestError,
     OAuthError,
     Redirect,
@@ -115,6 +117,24 @@ def claimed_client_id(call: Call) -> str | None:
     return None
 
 
+BEARER_ENDPOINTS = frozenset({"resource", "userinfo"})  # protected resources: RFC 6750 errors
+
+
+def injected_error(action: ErrorAction, endpoint: str, call: Call, redirect: Redirect | None) -> OAuthError:
+    """A scenario's ``error`` action as the endpoint would raise it for real, so that the dialect
+    gives it the same shape and headers: an RFC 6750 challenge at a protected resource, and for
+    ``invalid_client`` the Basic challenge when the client tried Basic (DESIGN §3)."""
+    if endpoint in BEARER_ENDPOINTS:
+        return CustomBearerError(action.error, action.error_description, action.status)
+    if action.error == "invalid_client":
+        tried_basic = (call.header("authorization") or "").lower().startswith("basic ")
+        err: OAuthError = InvalidClientError(action.error_description, basic_tried=tried_basic)
+        err.status = action.status
+        err.redirect = redirect
+        return err
+    return CustomOAuthError(action.error, action.error_description, action.status, redirect=redirect)
+
+
 async def run(server: Server, request: Request, handler: Handler[Any]) -> Response:
     """Drive one request through ``handler`` (see the module docstring); never raises."""
     started = time.perf_counter()
@@ -151,8 +171,7 @@ async def run(server: Server, request: Request, handler: Handler[Any]) -> Respon
         if rule is not None and rule.respond is not None:
             response = raw_response(rule.respond)
         elif rule is not None and rule.error is not None:
-            raise CustomOAuthError(rule.error.error, rule.error.error_description, rule.error.status,
-                                   redirect=facts.redirect)
+            raise injected_error(rule.error, handler.endpoint, call, facts.redirect)
         else:
             answer = handler.act(server, checked, env, rule.override if rule else None)
             response = handler.finish(server, await answer if inspect.isawaitable(answer) else answer)
