@@ -333,3 +333,17 @@ async def test_two_dpop_headers_are_refused_even_when_each_is_a_good_proof(clien
     response = await client.get("/accounts/v3/accounts", headers=[("Authorization", f"DPoP {token}"),
                                                                    ("x-api-key", "demo-client"), *proofs])
     assert "more than one DPoP header" in refused(response, status=401)
+
+
+async def test_htu_names_a_percent_encoded_path_as_the_client_sent_it(server, client, key: ProofKey) -> None:
+    """A client signs the URL it requests, escapes and all (RFC 9449 §4.2, RFC 3986 §6.2.2.2)."""
+    item = Resource.model_validate({"path": "/items/{id}/detail", "methods": ["GET"], "scopes": ["accounts"]})
+    server.reload(server.config.model_copy(update={"resources": [*server.config.resources, item]}))
+    token = (await issued(client, key))["access_token"]
+    for path in ("/items/a%20b/detail", "/items/%C3%A4/detail"):
+        proof = key.proof("GET", f"http://mock.test{path}", token=token)
+        response = await client.get(path, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+        assert response.status_code == 200, response.text
+    elsewhere = key.proof("GET", "http://mock.test/items/other/detail", token=token)
+    response = await client.get("/items/a%20b/detail", headers={"Authorization": f"DPoP {token}", "DPoP": elsewhere})
+    assert "htu" in refused(response, status=401)

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from mock_op_auth.config.schema import Client, ServerConfig
 from mock_op_auth.errors import (
@@ -72,9 +72,11 @@ def access_token_hash(token: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def normalize_uri(uri: str) -> str | None:
+def normalize_uri(uri: str, *, decode_path: bool = False) -> str | None:
     """``uri`` without query and fragment, scheme and host in lower case and the default port
-    dropped (RFC 3986 §6.2.2, §6.2.3), for comparing ``htu``; None when it is no http(s) URI."""
+    dropped (RFC 3986 §6.2.2, §6.2.3), for comparing ``htu``; None when it is no http(s) URI.
+    ``decode_path``: percent-decode the path, as the server's own request path already is (a
+    client writes ``htu`` as it sent the URL: ``/items/a%20b``)."""
     try:
         parts = urlsplit(uri)
         port = parts.port
@@ -87,7 +89,8 @@ def normalize_uri(uri: str) -> str | None:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != (443 if scheme == "https" else 80):
         netloc += f":{port}"
-    return f"{scheme}://{netloc}{parts.path or '/'}"
+    path = unquote(parts.path) if decode_path else parts.path
+    return f"{scheme}://{netloc}{path or '/'}"
 
 
 class DpopVerifier:
@@ -144,7 +147,7 @@ class DpopVerifier:
             raise InvalidDpopProofError("the DPoP proof needs a jti")
         if not isinstance(htm, str) or htm != method:
             raise InvalidDpopProofError(f"the DPoP proof's htm must be {method}")
-        if not isinstance(htu, str) or normalize_uri(htu) != normalize_uri(uri):
+        if not isinstance(htu, str) or normalize_uri(htu, decode_path=True) != normalize_uri(uri):
             raise InvalidDpopProofError(f"the DPoP proof's htu must be {uri}")
         if not is_time(iat):
             raise InvalidDpopProofError("the DPoP proof needs an iat")
