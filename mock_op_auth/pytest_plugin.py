@@ -72,16 +72,18 @@ def _default_fixtures(config: pytest.Config) -> Path | None:
 
 
 def _marker_args(request: pytest.FixtureRequest) -> dict[str, Any]:
-    marker = request.node.get_closest_marker("op_auth")
-    if marker is None:
-        return {}
-    if marker.args or not marker.kwargs.keys() <= MARKER_KEYS:
-        raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.op_auth takes only the keywords "
-                                f"fixtures=, scenario= and tls=, got {marker.args} {marker.kwargs}")
-    if not isinstance(marker.kwargs.get("tls", False), bool):  # tls="no" would be true
+    """The ``op_auth`` markers of the test, its class and its module, combined: a module's
+    ``fixtures=`` and a test's ``scenario=`` both apply; the nearest marker wins a keyword."""
+    merged: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("op_auth"))):  # farthest first
+        if marker.args or not marker.kwargs.keys() <= MARKER_KEYS:
+            raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.op_auth takes only the keywords "
+                                    f"fixtures=, scenario= and tls=, got {marker.args} {marker.kwargs}")
+        merged.update(marker.kwargs)
+    if not isinstance(merged.get("tls", False), bool):  # tls="no" would be true
         raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.op_auth(tls=...) takes True or False, "
-                                f"got {marker.kwargs['tls']!r}")
-    return dict(marker.kwargs)
+                                f"got {merged['tls']!r}")
+    return merged
 
 
 @pytest.fixture(scope="session")

@@ -93,6 +93,25 @@ def test_marker_gives_other_fixtures_their_own_cached_server(pytester: pytest.Py
     pytester.runpytest(*QUIET).assert_outcomes(passed=4)
 
 
+def test_a_modules_fixtures_and_a_tests_scenario_combine(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", bank=BANK)
+    pytester.makepyfile("""
+        import pytest
+        from mock_op_auth.testing import OpAuthError
+
+        pytestmark = pytest.mark.op_auth(fixtures="bank.yaml")
+
+        @pytest.mark.op_auth(scenario="bank-down")
+        def test_the_bank_is_down(op_auth):
+            with pytest.raises(OpAuthError, match="503"):
+                op_auth.token("bank-client", "bank-secret")
+
+        def test_the_bank_is_up(op_auth):
+            assert op_auth.token("bank-client", "bank-secret")
+    """)
+    pytester.runpytest(*QUIET).assert_outcomes(passed=2)
+
+
 def test_marker_on_a_class_applies_to_its_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import pytest
