@@ -136,10 +136,12 @@ class OpAuth:
 
     def add_rule(self, match: dict[str, Any] | None = None, *, respond: dict[str, Any] | None = None,
                  error: dict[str, Any] | None = None, token: dict[str, Any] | None = None,
-                 delay_ms: int = 0, times: int | None = None) -> str:
-        """Queue a rule, tried before the scenario's (DESIGN §4 rule schema); returns its id."""
+                 status: str | None = None, delay_ms: int = 0, times: int | None = None) -> str:
+        """Queue a rule, tried before the scenario's (DESIGN §4 rule schema); returns its id.
+        ``status``: what the request leaves behind (a PIS submission's status, a token's)."""
         rule: dict[str, Any] = {"match": match or {}, "delay_ms": delay_ms}
-        for key, value in (("respond", respond), ("error", error), ("token", token), ("times", times)):
+        for key, value in (("respond", respond), ("error", error), ("token", token), ("status", status),
+                           ("times", times)):
             if value is not None:
                 rule[key] = value
         return str(self._call("POST", "/_mock/rules", json=rule)["id"])

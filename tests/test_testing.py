@@ -93,6 +93,12 @@ def test_add_rule_queues_a_one_shot_failure(mock: OpAuth) -> None:
     assert [e["rule"] for e in mock.requests(endpoint="token")] == [rule_id, None]
 
 
+def test_add_rule_takes_a_status(mock: OpAuth) -> None:
+    mock.add_rule(match={"endpoint": "token"}, status="pending", times=1)
+    body = httpx.post(mock.token_url, data={"grant_type": "client_credentials"}, auth=("demo-client", "demo-secret"))
+    assert body.json()["status"] == "pending"
+
+
 def test_malformed_rule_is_refused(mock: OpAuth) -> None:
     with pytest.raises(OpAuthError, match="422"):
         mock.add_rule(match={"endpoint": "nowhere"}, respond={"status": 500})
