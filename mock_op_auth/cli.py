@@ -80,6 +80,8 @@ def tls_hosts(settings: Settings) -> list[str]:
 
     issuer_host = urlsplit(settings.issuer).hostname if settings.issuer else None
     return [*([issuer_host] if issuer_host else []), *settings.extra_tls_hosts()]
+
+
 ENV_FIELDS = ("host", "port", "fixtures", "issuer", "scenario", "admin_token", "log_level", "watch", "state")
 
 

@@ -41,12 +41,12 @@ GRACE = 2  # seconds a request in flight at exit may take before it is cancelled
 FixturePaths = str | Path | Sequence[str | Path]
 
 
-
 def segment(value: str) -> str:
     """``value`` as one path segment: every reserved character escaped, and ``.``/``..`` too, which
     URL normalisation would otherwise remove (``end_session(".")`` would end every session)."""
     quoted = quote(value, safe="")
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
 
 class OpAuthError(RuntimeError):
     """The mock refused a call the helper made (an unknown scenario, a malformed rule, a bad client)."""
@@ -190,6 +190,7 @@ class OpAuth:
         if self._root is None or self.name is None:
             raise TypeError("delete() is for a namespace's helper")
         self._root._call("DELETE", f"/_mock/namespaces/{self.name}")
+
     def approve_device(self, user_code: str, user: str | None = None) -> dict[str, Any]:
         """Approve a device code as ``user`` (default: the user ``login: auto`` picks), as the user would
         on ``/device``; returns ``{"user_code", "status"}``. An unknown code or one already decided

@@ -74,6 +74,8 @@ async def start_of_a_second(client: httpx.AsyncClient) -> None:
     now = (await client.get("/_mock/clock")).json()["now"]
     response = await client.post("/_mock/clock", json={"set": float(int(now) + 1)})
     assert response.status_code == 200
+
+
 async def assert_refused_everywhere(client: httpx.AsyncClient, tokens: dict[str, Any]) -> None:
     """Introspection, userinfo, the resource stub and refresh all refuse ``tokens`` (a token response)."""
     access = tokens["access_token"]

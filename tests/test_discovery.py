@@ -99,6 +99,8 @@ async def test_request_uri_support_is_denied_without_an_authorization_endpoint_t
     server.reload(server.config.model_copy(update={"clients": clients, "resources": []}))
     doc = (await client.get("/.well-known/openid-configuration")).json()
     assert doc["request_uri_parameter_supported"] is False
+
+
 async def test_protected_resource_metadata_describes_the_resource_stub(client: httpx.AsyncClient) -> None:
     response = await client.get("/.well-known/oauth-protected-resource")
     assert response.status_code == 200

@@ -209,6 +209,8 @@ def test_the_image_serves_https_with_its_tls_dir_and_the_healthcheck_follows(ima
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
 REPLICAS = ROOT / "docker-compose.replicas.yml"
 
 

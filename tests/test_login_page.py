@@ -199,7 +199,6 @@ async def test_a_scenario_rule_on_the_chosen_user_acts_on_the_form_post(client: 
     assert "code" in query_of(alice.headers["location"])
 
 
-
 async def test_the_clients_scenario_acts_on_the_form_post_too() -> None:
     """The form post names no client; the one behind the login request is known once it is checked."""
     config = page_config().model_dump(by_alias=True)
@@ -221,6 +220,7 @@ async def test_the_clients_scenario_acts_on_the_form_post_too() -> None:
         late = await client.post("/token", data={"grant_type": "authorization_code", "code": code,
                                                  "redirect_uri": REDIRECT}, auth=CLIENT)
         assert late.json() == {"error": "invalid_grant", "error_description": "the code has expired"}
+
 
 async def test_the_journal_records_the_answer_with_the_csrf_token_masked(client: httpx.AsyncClient) -> None:
     html = await login_page(client)

@@ -185,7 +185,6 @@ async def test_token_expires_by_the_mock_clock(client: httpx.AsyncClient, server
     assert response.status_code == 401 and "expired" in response.json()["error_description"]
 
 
-
 async def test_a_fixture_route_cannot_shadow_the_servers_own_paths(default_config, rsa_key) -> None:
     from mock_op_auth.config.schema import Resource
     from tests.conftest import build_app

@@ -193,7 +193,6 @@ async def test_a_clients_scenario_applies_to_its_requests_only() -> None:
         assert (await token(client)).json()["status"] == "pending"  # the client's scenario wins over the active
 
 
-
 async def test_a_clients_scenario_applies_to_requests_made_with_its_tokens() -> None:
     """A bearer request names no client; the one behind the token is known once it is checked."""
     config = load_default().model_dump(by_alias=True)
@@ -224,6 +223,7 @@ async def test_a_clients_scenario_applies_to_requests_made_with_its_tokens() -> 
         picked = await client.get("/accounts/v3/accounts", headers={**mine_auth, "x-api-key": "demo-client",
                                                                     "X-Mock-Scenario": "token-outage"})
         assert picked.status_code == 200
+
 
 async def test_default_scenario_from_settings_and_from_fixture() -> None:
     async with app_client(Settings(scenario="consent-pending")) as client:

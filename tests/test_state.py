@@ -66,7 +66,6 @@ async def test_reset_forgets_records_but_keeps_keys(tmp_path: Path) -> None:
         assert (await client.get("/jwks")).json() == jwks
 
 
-
 async def test_tokens_from_before_a_reset_stay_refused_after_a_restart(tmp_path: Path) -> None:
     async with asgi(tmp_path / "state.db") as first:
         held = [await code_flow(first, scope="openid accounts"), await client_credentials(first)]
@@ -74,6 +73,7 @@ async def test_tokens_from_before_a_reset_stay_refused_after_a_restart(tmp_path:
     async with asgi(tmp_path / "state.db") as second:
         for tokens in held:
             await assert_refused_everywhere(second, tokens)
+
 
 def test_expired_rows_are_purged(tmp_path: Path) -> None:
     from mock_op_auth.state.clock import Clock

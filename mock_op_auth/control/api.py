@@ -160,6 +160,8 @@ class NamespaceEntry(NamespaceInfo):
 
 class NamespaceList(BaseModel):
     namespaces: list[NamespaceEntry]
+
+
 class DeviceDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: str | None = Field(None, description="approve or deny")
@@ -322,6 +324,7 @@ def build_router() -> APIRouter:
     async def end_one(sid: str, request: Request, server: ServerDep) -> None:
         if not await end_sessions(server, [sid], issuer_of(request, server.settings.issuer)):
             raise HTTPException(404, f"no live session {sid[:64]}")
+
     def namespace_urls(request: Request, server: Server, name: str) -> tuple[str, str]:
         base = str(request.base_url).rstrip("/")
         issuer = server.settings.issuer.rstrip("/") if server.settings.issuer else base

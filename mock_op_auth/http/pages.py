@@ -35,7 +35,6 @@ SCOPE_TEXT: dict[str, str] = {
 }
 
 
-
 @dataclass(frozen=True)
 class ScopeLine:
     name: str

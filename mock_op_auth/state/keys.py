@@ -490,6 +490,8 @@ def verify_hs256(token: str, secret: str) -> dict[str, Any]:
     if not hmac.compare_digest(given, expected):
         raise InvalidTokenError("bad_signature")
     return unverified_claims(token)
+
+
 # Critical header parameters a detached JWS may carry (RFC 7515 §4.1.11): RFC 7797's b64, Open
 # Banking UK's message-signing claims and OP Corporate's issue time. Any other is refused.
 KNOWN_CRIT = frozenset({"b64", "urn:op.api.iat", "http://openbanking.org.uk/iat", "http://openbanking.org.uk/iss",

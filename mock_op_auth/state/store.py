@@ -286,7 +286,6 @@ class RegisteredClient:
     issued_at: int
 
 
-
 @dataclass(frozen=True)
 class Session:
     """A user's login session at the authorization endpoint (OIDC Session Management's ``sid``).

@@ -68,6 +68,8 @@ def test_device_codes_are_bounded() -> None:
         store.put_device(DeviceCode(f"d{i}", f"U{i}", "c", (), clock.now() + 600, 5))
     assert len(store._tables["device"]) == MAX_DEVICE_CODES and len(store._tables["user_code"]) == MAX_DEVICE_CODES
     assert store.get_device("d0") is None and store.find_device(f"U{MAX_DEVICE_CODES + 9}") is not None
+
+
 def test_an_account_ledger_stays_bounded_and_keeps_the_balance() -> None:
     from mock_op_auth.config.schema import Psd2Account
     from mock_op_auth.op.psd2.accounts import AccountService

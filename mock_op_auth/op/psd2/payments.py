@@ -51,7 +51,6 @@ SANDBOX_SCENARIOS = ("PaymentSystemUnavailable", "InsufficientFunds", "PaymentFa
 _SUBMISSION_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 
-
 @dataclass(frozen=True)
 class Creator:
     """Who creates a payment: the client, and the PSU when the token is a PSU's (the exemption flow)."""
