@@ -23,6 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,9 @@ def _columns(db: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
+@cache
 def _expected_tables() -> dict[str, set[str]]:
-    """The tables SCHEMA makes and their columns, read from a database made by it."""
+    """The tables SCHEMA makes and their columns, read once from a database made by it."""
     db = sqlite3.connect(":memory:")
     try:
         db.executescript(SCHEMA)
@@ -134,8 +136,7 @@ class _Connection:
                 try:
                     for statement in filter(str.strip, SCHEMA.split(";")):
                         self.db.execute(statement)
-                    columns = {row[1] for row in self.db.execute("PRAGMA table_info(signing_keys)")}
-                    if "ns" not in columns:  # a file of the first release
+                    if "ns" not in _columns(self.db, "signing_keys"):  # a file of the first release
                         self.db.execute("ALTER TABLE signing_keys ADD COLUMN ns TEXT NOT NULL DEFAULT ''")
                     _check_tables(self.db, path)
                 except BaseException:
