@@ -25,6 +25,7 @@ from mock_op_auth.oauth.clients import AuthenticatedClient
 from mock_op_auth.oauth.context import Env
 from mock_op_auth.oauth.grants import TOKEN_EXCHANGE, BaseGrant, TokenRequest
 from mock_op_auth.oauth.issuer import IssuedTokens, TokenIssuer, token_digest
+from mock_op_auth.oauth.jwt_claims import is_time
 from mock_op_auth.oauth.request import Call
 from mock_op_auth.oauth.scope import check_allowed, parse_scope
 from mock_op_auth.state.clock import Clock
@@ -115,7 +116,7 @@ class TokenExchangeGrant(BaseGrant):
             raise InvalidTokenError("malformed", "it is not an ID token")
         claims = self.keys.verify(token)
         exp = claims.get("exp")
-        if not isinstance(exp, int | float) or exp <= self.clock.now():
+        if not is_time(exp) or exp <= self.clock.now():
             raise InvalidTokenError("expired")
         if claims.get("iss") not in env.known_issuers:
             raise InvalidTokenError("wrong_issuer")
