@@ -61,7 +61,7 @@ class Settings(BaseModel):
             raise ValueError(f"{issuer!r} is not a URL: {err}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{issuer!r} must be an http:// or https:// URL with a host, like https://op.example")
-        if parts.query or parts.fragment or "?" in issuer or "#" in issuer:
+        if "?" in issuer or "#" in issuer:
             raise ValueError(f"{issuer!r} must have no query or fragment (RFC 8414 §2)")
         if any(c.isspace() for c in issuer) or not issuer.isprintable():
             raise ValueError(f"{issuer!r} must have no blanks or control characters")

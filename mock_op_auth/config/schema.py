@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -40,6 +40,7 @@ OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offl
 # The longest lifetime a fixture, a rule or a minted token may give: every expiry stays a date
 # the mock can write, and a number every store can hold.
 MAX_LIFETIME = 10 * 365 * 24 * 3600  # ten years
+Lifetime = Annotated[int, Field(gt=0, le=MAX_LIFETIME)]  # seconds a thing lives: a TTL of the fixture
 MAX_RULE_TIMES = 1_000_000_000
 NO_CONTENT = frozenset({204, 205, 304})  # statuses whose response carries no content
 
@@ -71,8 +72,8 @@ class ApigeeSettings(Model):
     fixture follow OP's authentication page instead (``Bearer``, seconds).
     """
 
-    access_token_ttl: int = Field(86399, gt=0, le=MAX_LIFETIME)
-    refresh_token_ttl: int = Field(1799, gt=0, le=MAX_LIFETIME)
+    access_token_ttl: Lifetime = 86399
+    refresh_token_ttl: Lifetime = 1799
     token_type: str = "BearerToken"
     issued_at_unit: Literal["ms", "s"] = "ms"
     extra_fields: bool = False  # add Apigee's issued_at, client_id, application_name, api_product_list, ...
@@ -171,10 +172,9 @@ class Psd2Settings(Model):
     lifetimes, and the PSUs' accounts that AIS reads, PIS debits and CoF checks (DESIGN §8)."""
 
     audiences: list[str] = list(PSD2_AUDIENCES)
-    intent_ttl: int = Field(90 * 86400, gt=0, le=MAX_LIFETIME)  # an AIS consent lasts at most 90 days (op-auth.md §2.4)
-    # a CoF authorization: a year at most (a leap one too)
-    funds_intent_ttl: int = Field(366 * 86400, gt=0, le=MAX_LIFETIME)
-    payment_ttl: int = Field(3600, gt=0, le=MAX_LIFETIME)  # how long a payment bundle waits for the PSU's authorization
+    intent_ttl: Lifetime = 90 * 86400  # an AIS consent lasts at most 90 days (op-auth.md §2.4)
+    funds_intent_ttl: Lifetime = 366 * 86400  # a CoF authorization: a year at most (a leap one too)
+    payment_ttl: Lifetime = 3600  # how long a payment bundle waits for the PSU's authorization
     exemption_limit: str = "30.00"  # EUR: the most one payment authorized by the exemption flow may move
     recurring_interval: int = Field(30 * 86400, gt=0)  # seconds between the occurrences of a recurring payment
     page_size: int = Field(10, ge=1, le=1000)  # transactions per page (continuationToken)
@@ -219,10 +219,10 @@ def check_origin(origin: str) -> str:
 
 
 class ServerConfig(Model):
-    access_token_ttl: int = Field(3600, gt=0, le=MAX_LIFETIME)
-    refresh_token_ttl: int = Field(1800, gt=0, le=MAX_LIFETIME)
-    code_ttl: int = Field(60, gt=0, le=MAX_LIFETIME)
-    id_token_ttl: int = Field(3600, gt=0, le=MAX_LIFETIME)
+    access_token_ttl: Lifetime = 3600
+    refresh_token_ttl: Lifetime = 1800
+    code_ttl: Lifetime = 60
+    id_token_ttl: Lifetime = 3600
     access_token_format: Literal["jwt", "opaque"] = "jwt"
     signing_alg: SigningAlg = "RS256"
     audience: str | None = None
@@ -232,11 +232,10 @@ class ServerConfig(Model):
     default_scenario: str | None = None
     journal_size: int = Field(1000, ge=1, le=100_000)
     max_namespaces: int = Field(256, ge=0, le=10_000)  # DESIGN §11
-    # seconds of wall-clock time since a namespace's last request
-    namespace_idle_ttl: int = Field(3600, gt=0, le=MAX_LIFETIME)
-    device_code_ttl: int = Field(600, gt=0, le=MAX_LIFETIME)  # RFC 8628: how long a device code and its user code live
+    namespace_idle_ttl: Lifetime = 3600  # seconds of wall-clock time since a namespace's last request
+    device_code_ttl: Lifetime = 600  # RFC 8628: how long a device code and its user code live
     device_interval: int = Field(5, ge=0, le=3600)  # RFC 8628 §3.2: seconds between polls
-    par_ttl: int = Field(60, gt=0, le=MAX_LIFETIME)  # RFC 9126 §2.2: how long a pushed request_uri lives
+    par_ttl: Lifetime = 60  # RFC 9126 §2.2: how long a pushed request_uri lives
     require_par: bool = False  # RFC 9126 §5: every authorization request must be pushed first
     dpop: bool = True  # RFC 9449: DPoP proofs at /token, userinfo and the resource stub
     dpop_nonce: bool = False  # RFC 9449 §8, §9: proofs must carry a nonce the server handed out
@@ -254,7 +253,7 @@ class ServerConfig(Model):
         return name.lower() if name else None
     # Browser clients and relying parties (docs/browser-clients.md)
     cors_origins: Literal["*"] | list[str] = []  # "*": any origin may call the protocol endpoints; /_mock: these
-    session_ttl: int = Field(86400, gt=0, le=MAX_LIFETIME)  # seconds a login session lasts
+    session_ttl: Lifetime = 86400  # seconds a login session lasts
     revoke_on_logout: bool = False  # a logout also revokes the tokens issued in the session
     backchannel_logout_timeout: float = Field(5, gt=0, le=5)  # seconds the logout page waits for receivers
 
@@ -496,12 +495,12 @@ class Rule(Model):
 class ScenarioServer(Model):
     """Server settings a scenario overrides while it is active."""
 
-    access_token_ttl: int | None = Field(None, gt=0, le=MAX_LIFETIME)
-    refresh_token_ttl: int | None = Field(None, gt=0, le=MAX_LIFETIME)
-    code_ttl: int | None = Field(None, gt=0, le=MAX_LIFETIME)
+    access_token_ttl: Lifetime | None = None
+    refresh_token_ttl: Lifetime | None = None
+    code_ttl: Lifetime | None = None
     max_refresh_count: int | None = Field(None, ge=0)
     refresh_rotation: bool | None = None
-    device_code_ttl: int | None = Field(None, gt=0, le=MAX_LIFETIME)
+    device_code_ttl: Lifetime | None = None
     device_interval: int | None = Field(None, ge=0, le=3600)
 
 
