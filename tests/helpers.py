@@ -95,3 +95,8 @@ async def introspect(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
     response = await client.post("/introspect", data={"token": token}, auth=CLIENT)
     assert response.status_code == 200
     return dict(response.json())
+
+
+def reconfigure(server: Any, **changes: Any) -> None:
+    """Reload ``server`` with its fixture's ``server`` section changed (``refresh_rotation=False``, ...)."""
+    server.reload(server.config.model_copy(update={"server": server.config.server.model_copy(update=changes)}))

@@ -11,7 +11,7 @@ import pytest
 
 from mock_op_auth.config.schema import Resource
 from tests.dpop_helpers import ProofKey, b64url, unsigned
-from tests.helpers import CLIENT, REDIRECT, get_code, pkce_pair
+from tests.helpers import CLIENT, REDIRECT, get_code, pkce_pair, reconfigure
 
 TOKEN_URL = "http://mock.test/token"
 ACCOUNTS_URL = "http://mock.test/accounts/v3/accounts"
@@ -48,10 +48,6 @@ def refused(response: httpx.Response, error: str = "invalid_dpop_proof", status:
     body = response.json()
     assert body["error"] == error, body
     return str(body["error_description"])
-
-
-def reconfigure(server, **changes: Any) -> None:
-    server.reload(server.config.model_copy(update={"server": server.config.server.model_copy(update=changes)}))
 
 
 async def test_a_proof_at_the_token_endpoint_binds_the_access_token(client, key: ProofKey) -> None:

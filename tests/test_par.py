@@ -3,12 +3,10 @@ clients and servers that require them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from tests.dpop_helpers import ProofKey
-from tests.helpers import CLIENT, REDIRECT, pkce_pair, query_of
+from tests.helpers import CLIENT, REDIRECT, pkce_pair, query_of, reconfigure
 from tests.html_forms import form_with
 
 PUSHED = {"response_type": "code", "redirect_uri": REDIRECT, "scope": "openid accounts", "state": "pushed-state"}
@@ -33,10 +31,6 @@ def error_page(response: httpx.Response) -> str:
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("text/html") and "location" not in response.headers
     return response.text
-
-
-def reconfigure(server, **changes: Any) -> None:
-    server.reload(server.config.model_copy(update={"server": server.config.server.model_copy(update=changes)}))
 
 
 async def test_push_answers_a_request_uri_and_its_lifetime(client: httpx.AsyncClient) -> None:

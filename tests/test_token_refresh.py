@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import CLIENT, code_flow
+from tests.helpers import CLIENT, code_flow, reconfigure
 
 
 async def refresh(client: httpx.AsyncClient, token: str, **extra: str) -> httpx.Response:
@@ -72,18 +72,13 @@ async def test_refresh_with_openid_returns_a_new_id_token(client: httpx.AsyncCli
 
 
 async def test_without_rotation_the_same_refresh_token_is_returned(client: httpx.AsyncClient, server) -> None:
-    server.reload(server.config.model_copy(update={
-        "server": server.config.server.model_copy(update={"refresh_rotation": False})}))
+    reconfigure(server, refresh_rotation=False)
     first = await code_flow(client)
     second = (await refresh(client, first["refresh_token"])).json()
     assert second["refresh_token"] == first["refresh_token"]
     assert second["refresh_count"] == 1
     third = (await refresh(client, first["refresh_token"])).json()
     assert third["refresh_count"] == 2
-
-
-def reconfigure(server, **changes: object) -> None:
-    server.reload(server.config.model_copy(update={"server": server.config.server.model_copy(update=changes)}))
 
 
 async def queue(client: httpx.AsyncClient, **action: object) -> None:
