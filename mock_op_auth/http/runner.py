@@ -38,7 +38,7 @@ from mock_op_auth.errors import (
 )
 from mock_op_auth.http.call import path_of, read_call
 from mock_op_auth.oauth.context import Env
-from mock_op_auth.oauth.request import Call
+from mock_op_auth.oauth.request import Call, decode_basic
 from mock_op_auth.scenarios import NO_OUTCOME, Outcome, RequestContext
 from mock_op_auth.server import Server
 from mock_op_auth.state.journal import mask_headers, mask_params
@@ -127,7 +127,7 @@ def injected_error(action: ErrorAction, endpoint: str, call: Call, redirect: Red
     if endpoint in BEARER_ENDPOINTS:
         return CustomBearerError(action.error, action.error_description, action.status)
     if action.error == "invalid_client":
-        tried_basic = (call.header("authorization") or "").lower().startswith("basic ")
+        tried_basic = decode_basic(call.header("authorization")) is not None  # a Basic header, well-formed or not
         err: OAuthError = InvalidClientError(action.error_description, basic_tried=tried_basic)
         err.status = action.status
         err.redirect = redirect
